@@ -1,0 +1,150 @@
+/* kclassify-worker: consumes classification requests and replies. */
+#include "kc_err.h"
+#include "kc_log.h"
+#include "kc_time.h"
+#include "kc_worker.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static kc_worker_t *the_worker;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (the_worker) {
+        kc_worker_stop(the_worker);
+    }
+}
+
+static void log_to_stderr(void *opaque, kc_log_level_t level, const char *msg)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    (void)opaque;
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    fprintf(stderr, "%% %s %s %s\n", ts, kc_log_level_name(level), msg);
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "Usage: kclassify-worker [-b BROKERS] [-c FILE] [-X key=value]... [-v|-q]\n"
+                "\n"
+                "Consumes ClassificationRequest records, classifies each distinct query once\n"
+                "(L1 cache, in-flight coalescing, batched OpenAI-compatible LLM calls, keyword\n"
+                "fallback) and produces ClassificationResult records.\n"
+                "\n"
+                "Options:\n"
+                "  -b BROKERS     bootstrap servers (same as -X kafka.bootstrap.servers=...)\n"
+                "  -c FILE        properties file (key=value lines, # comments)\n"
+                "  -X key=value   set a property (after -c, in order given)\n"
+                "  -v / -q        more / less logging (default: info)\n"
+                "  -h, --help     this help\n"
+                "\n"
+                "Environment: KCLASSIFY_LLM_API_KEY or OPENAI_API_KEY (bearer token, never "
+                "logged).\n"
+                "\n"
+                "Properties (default in brackets):\n");
+    for (const kc_conf_prop_t *p = kc_worker_conf_props; p->name; p++) {
+        fprintf(fp, "  %-28s %s [%s]\n", p->name, p->desc, p->defval);
+    }
+    fprintf(fp, "  %-28s %s\n", "kafka.<property>",
+            "any librdkafka property (e.g. kafka.bootstrap.servers, kafka.group.id "
+            "[kclassify-workers], kafka.security.protocol)");
+}
+
+/* Options are applied in command-line order, so -X after -c overrides it. */
+static int parse_args(int argc, char **argv, kc_worker_conf_t *conf, int *level)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    char errstr[512];
+    int c, err = 0;
+
+    while ((c = getopt_long(argc, argv, "b:c:X:vqh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            err = kc_conf_set(kc_worker_conf_props, conf, &conf->kafka, "kafka.bootstrap.servers",
+                              optarg, errstr, sizeof(errstr));
+            break;
+        case 'c':
+            err = kc_conf_parse_file(kc_worker_conf_props, conf, &conf->kafka, optarg, errstr,
+                                     sizeof(errstr));
+            break;
+        case 'X':
+            err = kc_conf_set_assignment(kc_worker_conf_props, conf, &conf->kafka, optarg, errstr,
+                                         sizeof(errstr));
+            break;
+        case 'v':
+            *level = KC_LOG_DEBUG;
+            break;
+        case 'q':
+            *level = KC_LOG_WARN;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return 2;
+        }
+        if (err) {
+            fprintf(stderr, "%% %s\n", errstr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%% unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    kc_worker_conf_t conf;
+    char errstr[512];
+    const char *api_key = getenv("KCLASSIFY_LLM_API_KEY");
+    int level = KC_LOG_INFO, rc;
+    struct sigaction sa;
+
+    if (kc_worker_conf_init(&conf, errstr, sizeof(errstr)) != 0) {
+        fprintf(stderr, "%% %s\n", errstr);
+        return 2;
+    }
+    if ((rc = parse_args(argc, argv, &conf, &level)) != 0) {
+        kc_worker_conf_free(&conf);
+        return rc;
+    }
+    kc_log_set(log_to_stderr, NULL, (kc_log_level_t)level);
+    if (!kc_conf_kv_get(&conf.kafka, "bootstrap.servers")) {
+        fprintf(stderr, "%% no brokers: use -b BROKERS or kafka.bootstrap.servers\n");
+        kc_worker_conf_free(&conf);
+        return 2;
+    }
+    if (!api_key || !*api_key) {
+        api_key = getenv("OPENAI_API_KEY");
+    }
+    if (!(the_worker = kc_worker_new(&conf, api_key, errstr, sizeof(errstr)))) {
+        fprintf(stderr, "%% %s\n", errstr);
+        kc_worker_conf_free(&conf);
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = kc_worker_run(the_worker, errstr, sizeof(errstr));
+    if (rc) {
+        fprintf(stderr, "%% %s\n", errstr);
+    }
+    kc_worker_destroy(the_worker);
+    the_worker = NULL;
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,80 @@
+/**
+ * @file kc_llm.h
+ * @brief Asynchronous OpenAI-compatible LLM client on libcurl multi.
+ *
+ * One client per event loop. Calls are submitted without blocking; the loop
+ * waits in kc_llm_wait() (which also watches the caller's file descriptors,
+ * e.g. librdkafka queue event fds) and completes calls in kc_llm_perform(),
+ * which invokes each call's callback on the loop's thread.
+ */
+#ifndef KC_LLM_H
+#define KC_LLM_H
+
+#include "kc_llm_proto.h"
+#include "kc_taxonomy.h"
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kc_llm_s kc_llm_t;
+
+typedef struct kc_llm_conf_s {
+    const char *url;     /**< base URL, "/chat/completions" is appended */
+    const char *model;   /**< model name */
+    const char *api_key; /**< bearer token or NULL; never logged */
+    int64_t timeout_ms;
+    int64_t inflight_max;
+    int64_t response_max_bytes;
+} kc_llm_conf_t;
+
+/** @brief Outcome of one call, passed to the callback. */
+typedef struct kc_llm_outcome_s {
+    int err;          /**< 0 if a response was parsed (items may still be missing) */
+    long http_status; /**< 0 if no HTTP response */
+    char errstr[256]; /**< why err != 0 */
+    int64_t latency_us;
+    kc_llm_response_t resp; /**< valid when err == 0; owned by the client */
+} kc_llm_outcome_t;
+
+typedef void(kc_llm_done_cb)(void *opaque, const kc_llm_outcome_t *out);
+
+/**
+ * @brief Create a client. Copies everything it keeps from conf.
+ * @remark tx must outlive the client.
+ */
+kc_llm_t *kc_llm_new(const kc_llm_conf_t *conf, const kc_taxonomy_t *tx, char *errstr,
+                     size_t errstr_size);
+void kc_llm_destroy(kc_llm_t *llm);
+
+/**
+ * @brief Start a call classifying n queries; cb(opaque, outcome) runs from a
+ * later kc_llm_perform().
+ * @returns 0, KC_ERR_FULL if inflight_max calls are running, or an error.
+ */
+int kc_llm_submit(kc_llm_t *llm, const char *const *texts, const size_t *lens, size_t n,
+                  kc_llm_done_cb *cb, void *opaque, char *errstr, size_t errstr_size);
+
+/** @brief Calls running now. */
+size_t kc_llm_inflight(const kc_llm_t *llm);
+
+/**
+ * @brief Wait for network activity on running calls or on extra fds, at most
+ * timeout_ms. Interruptible with kc_llm_wakeup().
+ */
+int kc_llm_wait(kc_llm_t *llm, struct curl_waitfd *extra, unsigned extra_cnt, int timeout_ms);
+
+/** @brief Wake a kc_llm_wait() from another thread or a signal-safe context. */
+void kc_llm_wakeup(kc_llm_t *llm);
+
+/** @brief Drive transfers and run callbacks of finished calls. @returns calls finished. */
+int kc_llm_perform(kc_llm_t *llm);
+
+/** @brief Counters since creation. */
+typedef struct kc_llm_stats_s {
+    uint64_t calls, queries, ok_calls, failed_calls;
+    uint64_t prompt_tokens, completion_tokens;
+} kc_llm_stats_t;
+void kc_llm_stats(const kc_llm_t *llm, kc_llm_stats_t *st);
+
+#endif

@@ -1,0 +1,44 @@
+/**
+ * @file kc_wm.h
+ * @brief Per-partition offset watermark: which offset may be committed.
+ *
+ * Offsets are tracked in consumption order (increasing); replies complete out
+ * of order. The committable offset is one past the highest offset below which
+ * every tracked offset is done, so a crash re-delivers only unanswered work.
+ */
+#ifndef KC_WM_H
+#define KC_WM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kc_wm_s kc_wm_t;
+
+kc_wm_t *kc_wm_new(void);
+void kc_wm_destroy(kc_wm_t *wm);
+
+/**
+ * @brief Start tracking an offset. Offsets must be increasing.
+ * @returns 0, KC_ERR_INVALID if not increasing, KC_ERR_NOMEM.
+ */
+int kc_wm_track(kc_wm_t *wm, int64_t offset);
+
+/**
+ * @brief Mark a tracked offset done.
+ * @returns 0, KC_ERR_NOTFOUND if the offset is not tracked (or already released).
+ */
+int kc_wm_done(kc_wm_t *wm, int64_t offset);
+
+/**
+ * @brief The offset to commit (last contiguous done + 1), or -1 if nothing new.
+ * Releases the done prefix. Each committable offset is returned once.
+ */
+int64_t kc_wm_committable(kc_wm_t *wm);
+
+/** @brief Offsets tracked and not yet released. */
+size_t kc_wm_pending(const kc_wm_t *wm);
+
+/** @brief Forget everything (partition revoked). */
+void kc_wm_reset(kc_wm_t *wm);
+
+#endif

@@ -1,0 +1,470 @@
+/* Worker lifecycle: Kafka clients, the event loop, rebalances, offsets. */
+#include "kc_err.h"
+#include "kc_log.h"
+#include "kc_time.h"
+#include "kc_worker_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------- partitions */
+
+kc_part_t *kc_worker_part(kc_worker_t *w, int32_t partition)
+{
+    if (partition < 0) {
+        return NULL;
+    }
+    if ((size_t)partition >= w->part_cnt) {
+        size_t cnt = (size_t)partition + 1;
+        kc_part_t *p = realloc(w->parts, cnt * sizeof(*p));
+        if (!p) {
+            return NULL;
+        }
+        memset(p + w->part_cnt, 0, (cnt - w->part_cnt) * sizeof(*p));
+        w->parts = p;
+        w->part_cnt = cnt;
+    }
+    if (!w->parts[partition].wm && !(w->parts[partition].wm = kc_wm_new())) {
+        return NULL;
+    }
+    return &w->parts[partition];
+}
+
+/* Store the committable offset of every partition that advanced; the
+ * auto-committer (or the final commit) sends them. */
+static void offsets_store(kc_worker_t *w)
+{
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_resp_err_t err;
+
+    if (!w->store_pending) {
+        return;
+    }
+    w->store_pending = false;
+    list = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; i < w->part_cnt; i++) {
+        kc_part_t *part = &w->parts[i];
+        int64_t off;
+        if (!part->dirty || !part->assigned) {
+            continue;
+        }
+        part->dirty = false;
+        if ((off = kc_wm_committable(part->wm)) >= 0) {
+            rd_kafka_topic_partition_list_add(list, w->conf.topic_requests, (int32_t)i)->offset =
+                off;
+        }
+    }
+    if (list->cnt > 0 && (err = rd_kafka_offsets_store(w->consumer, list))) {
+        kc_log(KC_LOG_WARN, "offsets_store: %s", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void parts_set(kc_worker_t *w, const rd_kafka_topic_partition_list_t *list, bool assign)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        kc_part_t *part = kc_worker_part(w, list->elems[i].partition);
+        if (!part) {
+            continue;
+        }
+        /* A new generation makes replies to requests of an earlier ownership
+         * leave this partition's watermark alone. */
+        part->gen++;
+        part->assigned = assign;
+        part->dirty = false;
+        kc_wm_reset(part->wm);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    kc_worker_t *w = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        kc_log(KC_LOG_INFO, "assigned %d partition(s)", parts->cnt);
+        parts_set(w, parts, true);
+        if (cooperative) {
+            error = rd_kafka_incremental_assign(rk, parts);
+        } else {
+            ret = rd_kafka_assign(rk, parts);
+        }
+    } else {
+        kc_log(KC_LOG_INFO, "revoked %d partition(s)", parts->cnt);
+        /* Commit what is done before the partitions move on. */
+        offsets_store(w);
+        rd_kafka_commit(rk, NULL, 0);
+        parts_set(w, parts, false);
+        if (cooperative) {
+            error = rd_kafka_incremental_unassign(rk, parts);
+        } else {
+            ret = rd_kafka_assign(rk, NULL);
+        }
+    }
+    if (error) {
+        kc_log(KC_LOG_ERROR, "rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (ret) {
+        kc_log(KC_LOG_ERROR, "rebalance: %s", rd_kafka_err2str(ret));
+    }
+}
+
+/* ------------------------------------------------------------- Kafka setup */
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    kc_log(level <= 3   ? KC_LOG_ERROR
+           : level <= 4 ? KC_LOG_WARN
+           : level <= 6 ? KC_LOG_INFO
+                        : KC_LOG_DEBUG,
+           "rdkafka %s: %s", fac, buf);
+}
+
+static int conf_set(rd_kafka_conf_t *kconf, const char *k, const char *v, char *errstr,
+                    size_t errstr_size)
+{
+    char kerr[256];
+
+    if (rd_kafka_conf_set(kconf, k, v, kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size, "kafka.%s: %s", k, kerr);
+    }
+    return 0;
+}
+
+/* Properties that only make sense for one of the two clients are skipped for
+ * the other, so one kafka.* namespace serves both. */
+static bool consumer_only(const char *k)
+{
+    return !strcmp(k, "group.id") || !strcmp(k, "auto.offset.reset") ||
+           !strncmp(k, "session.", 8) || !strncmp(k, "heartbeat.", 10) ||
+           !strcmp(k, "partition.assignment.strategy") || !strncmp(k, "fetch.", 6) ||
+           !strcmp(k, "max.poll.interval.ms") || !strncmp(k, "auto.commit", 11) ||
+           !strcmp(k, "enable.auto.commit") || !strcmp(k, "group.instance.id") ||
+           !strcmp(k, "isolation.level") || !strcmp(k, "enable.partition.eof");
+}
+
+static bool producer_only(const char *k)
+{
+    return !strcmp(k, "acks") || !strncmp(k, "linger", 6) || !strcmp(k, "enable.idempotence") ||
+           !strncmp(k, "queue.buffering", 15) || !strcmp(k, "compression.type") ||
+           !strcmp(k, "batch.size") || !strcmp(k, "message.timeout.ms") ||
+           !strcmp(k, "transactional.id");
+}
+
+static rd_kafka_conf_t *kafka_conf(kc_worker_t *w, bool consumer, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
+    const kc_conf_kv_list_t *kv = &w->conf.kafka;
+    int err = 0;
+
+    rd_kafka_conf_set_log_cb(kconf, log_cb);
+    rd_kafka_conf_set_opaque(kconf, w);
+    if (consumer) {
+        err |= conf_set(kconf, "group.id", "kclassify-workers", errstr, errstr_size);
+        err |= conf_set(kconf, "enable.auto.offset.store", "false", errstr, errstr_size);
+        err |= conf_set(kconf, "auto.offset.reset", "earliest", errstr, errstr_size);
+        rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+    } else {
+        err |= conf_set(kconf, "enable.idempotence", "true", errstr, errstr_size);
+        err |= conf_set(kconf, "linger.ms", "1", errstr, errstr_size);
+        rd_kafka_conf_set_dr_msg_cb(kconf, kc_worker_dr_msg_cb);
+    }
+    for (size_t i = 0; !err && i < kv->cnt; i++) {
+        if (consumer ? producer_only(kv->keys[i]) : consumer_only(kv->keys[i])) {
+            continue;
+        }
+        err = conf_set(kconf, kv->keys[i], kv->values[i], errstr, errstr_size);
+    }
+    if (err) {
+        rd_kafka_conf_destroy(kconf);
+        return NULL;
+    }
+    return kconf;
+}
+
+/* A queue that signals a pipe when it turns non-empty, so the loop can sleep
+ * in one poll for Kafka and curl alike. */
+static int queue_pipe(rd_kafka_queue_t *q, int fds[2])
+{
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    rd_kafka_queue_io_event_enable(q, fds[1], "1", 1);
+    return 0;
+}
+
+static int kafka_start(kc_worker_t *w, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *kconf;
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_resp_err_t err;
+    char kerr[512];
+
+    if (!(kconf = kafka_conf(w, false, errstr, errstr_size))) {
+        return KC_ERR_CONFIG;
+    }
+    if (!(w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr, sizeof(kerr)))) {
+        rd_kafka_conf_destroy(kconf);
+        return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "producer: %s", kerr);
+    }
+    if (!(kconf = kafka_conf(w, true, errstr, errstr_size))) {
+        return KC_ERR_CONFIG;
+    }
+    if (!(w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, kerr, sizeof(kerr)))) {
+        rd_kafka_conf_destroy(kconf);
+        return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "consumer: %s", kerr);
+    }
+    rd_kafka_poll_set_consumer(w->consumer);
+    w->cq = rd_kafka_queue_get_consumer(w->consumer);
+    w->mq = rd_kafka_queue_get_main(w->producer);
+    if (queue_pipe(w->cq, w->cq_pipe) || queue_pipe(w->mq, w->mq_pipe)) {
+        return kc_seterr(KC_ERR_IO, errstr, errstr_size, "pipe: %s", strerror(errno));
+    }
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, w->conf.topic_requests, RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(w->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "subscribe to %s: %s",
+                         w->conf.topic_requests, rd_kafka_err2str(err));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errstr_size)
+{
+    kc_llm_conf_t lconf = {
+        w->conf.llm_url,        w->conf.llm_model,        api_key,
+        w->conf.llm_timeout_ms, w->conf.llm_inflight_max, w->conf.llm_response_max_bytes};
+
+    w->tx = *w->conf.taxonomy_file ? kc_taxonomy_load(w->conf.taxonomy_file, errstr, errstr_size)
+                                   : kc_taxonomy_new_default();
+    if (!w->tx) {
+        return KC_ERR_CONFIG;
+    }
+    w->key_seed = kc_taxonomy_key_seed(w->tx, w->conf.llm_model);
+    if (!(w->av = kc_avro_new((int32_t)w->conf.schema_id_request, (int32_t)w->conf.schema_id_result,
+                              errstr, errstr_size))) {
+        return KC_ERR_CONFIG;
+    }
+    if (w->conf.cache_l1_ttl_s > 0 && !(w->l1 = kc_l1_new((size_t)w->conf.cache_l1_entries))) {
+        return kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "cannot allocate the L1 cache");
+    }
+    w->llm_enabled = *w->conf.llm_url != '\0';
+    if (!(w->llm = kc_llm_new(&lconf, w->tx, errstr, errstr_size))) {
+        return KC_ERR_NOMEM;
+    }
+    w->inflight = kc_keymap_new(1024);
+    w->msgs = calloc((size_t)w->conf.batch_max_messages, sizeof(*w->msgs));
+    if (!w->inflight || !w->msgs || pipe(w->wake_pipe) != 0) {
+        return kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of resources");
+    }
+    fcntl(w->wake_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(w->wake_pipe[1], F_SETFL, O_NONBLOCK);
+    if (!*w->conf.worker_id) {
+        char host[64] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(w->worker_id, sizeof(w->worker_id), "%s-%d", host, (int)getpid());
+    } else {
+        snprintf(w->worker_id, sizeof(w->worker_id), "%s", w->conf.worker_id);
+    }
+    return kafka_start(w, errstr, errstr_size);
+}
+
+kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, char *errstr,
+                           size_t errstr_size)
+{
+    kc_worker_t *w = calloc(1, sizeof(*w));
+
+    if (!w) {
+        kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    w->cq_pipe[0] = w->cq_pipe[1] = w->mq_pipe[0] = w->mq_pipe[1] = -1;
+    w->wake_pipe[0] = w->wake_pipe[1] = -1;
+    w->conf = *conf;
+    memset(conf, 0, sizeof(*conf)); /* now owned by the worker */
+    kc_buf_init(&w->enc);
+    if (setup(w, api_key, errstr, errstr_size) != 0) {
+        *conf = w->conf; /* hand it back, as documented */
+        memset(&w->conf, 0, sizeof(w->conf));
+        kc_worker_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void close_pipe(int fds[2])
+{
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+}
+
+void kc_worker_destroy(kc_worker_t *w)
+{
+    if (!w) {
+        return;
+    }
+    if (w->cq) {
+        rd_kafka_queue_destroy(w->cq);
+    }
+    if (w->mq) {
+        rd_kafka_queue_destroy(w->mq);
+    }
+    if (w->consumer) {
+        rd_kafka_destroy(w->consumer);
+    }
+    if (w->producer) {
+        rd_kafka_destroy(w->producer);
+    }
+    close_pipe(w->cq_pipe);
+    close_pipe(w->mq_pipe);
+    close_pipe(w->wake_pipe);
+    for (size_t i = 0; i < w->part_cnt; i++) {
+        kc_wm_destroy(w->parts[i].wm);
+    }
+    free(w->parts);
+    kc_keymap_destroy(w->inflight);
+    kc_llm_destroy(w->llm);
+    kc_l1_destroy(w->l1);
+    kc_avro_destroy(w->av);
+    kc_taxonomy_destroy(w->tx);
+    kc_buf_free(&w->enc);
+    free(w->normbuf);
+    free(w->msgs);
+    kc_worker_conf_free(&w->conf);
+    free(w);
+}
+
+void kc_worker_stop(kc_worker_t *w)
+{
+    w->stop = 1;
+    if (w->wake_pipe[1] >= 0) {
+        ssize_t r = write(w->wake_pipe[1], "x", 1);
+        (void)r;
+    }
+}
+
+void kc_worker_stats(const kc_worker_t *w, kc_worker_stats_t *st)
+{
+    *st = w->stats;
+}
+
+/* ------------------------------------------------------------- event loop */
+
+static void drain_pipe(int fd)
+{
+    char buf[256];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+static void handle_batch(kc_worker_t *w, rd_kafka_message_t **msgs, ssize_t cnt)
+{
+    for (ssize_t i = 0; i < cnt; i++) {
+        rd_kafka_message_t *rkm = msgs[i];
+        if (rkm->err) {
+            if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                kc_log(KC_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(rkm));
+            }
+        } else {
+            kc_worker_handle_message(w, rkm);
+        }
+        rd_kafka_message_destroy(rkm);
+    }
+}
+
+/* Read what is queued (up to batch.max.messages); if that is a partial batch,
+ * linger up to batch.linger.ms for more, so identical queries group. */
+static void consume(kc_worker_t *w)
+{
+    size_t max = (size_t)w->conf.batch_max_messages;
+    ssize_t cnt = rd_kafka_consume_batch_queue(w->cq, 0, w->msgs, max);
+
+    if (cnt > 0 && (size_t)cnt < max && w->conf.batch_linger_ms > 0) {
+        ssize_t more = rd_kafka_consume_batch_queue(w->cq, (int)w->conf.batch_linger_ms,
+                                                    w->msgs + cnt, max - (size_t)cnt);
+        cnt += more > 0 ? more : 0;
+    }
+    if (cnt > 0) {
+        handle_batch(w, w->msgs, cnt);
+    }
+}
+
+static void loop_once(kc_worker_t *w, bool consuming, int timeout_ms)
+{
+    struct curl_waitfd fds[3] = {{w->cq_pipe[0], CURL_WAIT_POLLIN, 0},
+                                 {w->mq_pipe[0], CURL_WAIT_POLLIN, 0},
+                                 {w->wake_pipe[0], CURL_WAIT_POLLIN, 0}};
+
+    kc_llm_wait(w->llm, fds, 3, timeout_ms);
+    drain_pipe(w->cq_pipe[0]);
+    drain_pipe(w->mq_pipe[0]);
+    drain_pipe(w->wake_pipe[0]);
+    if (consuming) {
+        consume(w); /* while draining, new messages stay unconsumed and uncommitted */
+    }
+    kc_llm_perform(w->llm);
+    kc_worker_dispatch(w);
+    rd_kafka_poll(w->producer, 0);
+    offsets_store(w);
+}
+
+static void shutdown_drain(kc_worker_t *w)
+{
+    int64_t end = kc_mono_us() + w->conf.worker_shutdown_timeout_ms * 1000;
+
+    kc_log(KC_LOG_INFO, "stopping: %zu request(s) in flight", w->outstanding);
+    while (w->outstanding > 0 && kc_mono_us() < end) {
+        loop_once(w, false, 10);
+    }
+    if (w->outstanding > 0) {
+        kc_log(KC_LOG_WARN,
+               "shutdown timeout: %zu request(s) left uncommitted (redelivered "
+               "to the group)",
+               w->outstanding);
+    }
+    rd_kafka_flush(w->producer, 2000);
+    rd_kafka_poll(w->producer, 0);
+    offsets_store(w);
+}
+
+int kc_worker_run(kc_worker_t *w, char *errstr, size_t errstr_size)
+{
+    rd_kafka_resp_err_t err;
+
+    kc_log(KC_LOG_INFO, "worker %s consuming %s (LLM %s)", w->worker_id, w->conf.topic_requests,
+           w->llm_enabled ? w->conf.llm_url : "disabled");
+    while (!w->stop) {
+        loop_once(w, true, 100);
+    }
+    shutdown_drain(w);
+    err = rd_kafka_commit(w->consumer, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        kc_log(KC_LOG_WARN, "final commit: %s", rd_kafka_err2str(err));
+    }
+    err = rd_kafka_consumer_close(w->consumer);
+    if (err) {
+        return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "consumer close: %s",
+                         rd_kafka_err2str(err));
+    }
+    kc_log(KC_LOG_INFO, "stopped: %llu requests, %llu replies, %llu to DLT",
+           (unsigned long long)w->stats.requests, (unsigned long long)w->stats.replies,
+           (unsigned long long)w->stats.dlt);
+    return 0;
+}

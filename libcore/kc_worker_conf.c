@@ -1,0 +1,67 @@
+#include "kc_worker_conf.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define OFF(f) offsetof(kc_worker_conf_t, f)
+
+const kc_conf_prop_t kc_worker_conf_props[] = {
+    {"topic.requests", KC_CONF_STR, "kclassify.requests", 0, 0, OFF(topic_requests),
+     "Topic the worker consumes ClassificationRequest records from"},
+    {"topic.replies", KC_CONF_STR, "kclassify.replies", 0, 0, OFF(topic_replies),
+     "Default topic for ClassificationResult records (a request's reply_topic overrides)"},
+    {"topic.dlt", KC_CONF_STR, "kclassify.requests.DLT", 0, 0, OFF(topic_dlt),
+     "Dead-letter topic for records that cannot be decoded"},
+    {"schema.id.request", KC_CONF_INT, "1", 0, 2147483647, OFF(schema_id_request),
+     "Schema-registry id framing ClassificationRequest values"},
+    {"schema.id.result", KC_CONF_INT, "2", 0, 2147483647, OFF(schema_id_result),
+     "Schema-registry id framing ClassificationResult values"},
+    {"llm.url", KC_CONF_STR, "http://127.0.0.1:8080/v1", 0, 0, OFF(llm_url),
+     "OpenAI-compatible base URL (POST {llm.url}/chat/completions); empty = LLM disabled, "
+     "fallback classifier only"},
+    {"llm.model", KC_CONF_STR, "gpt-4o-mini", 0, 0, OFF(llm_model), "Model name sent to the LLM"},
+    {"llm.timeout.ms", KC_CONF_INT, "1500", 10, 600000, OFF(llm_timeout_ms),
+     "Timeout of one LLM call"},
+    {"llm.batch.max", KC_CONF_INT, "16", 1, 1024, OFF(llm_batch_max),
+     "Distinct queries per LLM call at most"},
+    {"llm.inflight.max", KC_CONF_INT, "8", 1, 1024, OFF(llm_inflight_max),
+     "Concurrent LLM calls at most"},
+    {"llm.response.max.bytes", KC_CONF_INT, "4194304", 1024, 1073741824,
+     OFF(llm_response_max_bytes), "Largest LLM response body accepted"},
+    {"llm.item.attempts", KC_CONF_INT, "2", 1, 10, OFF(llm_item_attempts),
+     "LLM calls a query may take part in before the fallback answers it (a missing or invalid "
+     "result is retried in a later call)"},
+    {"cache.l1.entries", KC_CONF_INT, "100000", 1, 100000000, OFF(cache_l1_entries),
+     "In-process LRU cache capacity (entries)"},
+    {"cache.l1.ttl.s", KC_CONF_INT, "300", 0, 31536000, OFF(cache_l1_ttl_s),
+     "In-process cache entry lifetime; 0 = L1 off"},
+    {"batch.max.messages", KC_CONF_INT, "256", 1, 100000, OFF(batch_max_messages),
+     "Requests per micro-batch at most"},
+    {"batch.linger.ms", KC_CONF_INT, "2", 0, 1000, OFF(batch_linger_ms),
+     "How long a micro-batch waits to fill up"},
+    {"sla.deadline.ms", KC_CONF_INT, "2000", 1, 3600000, OFF(sla_deadline_ms),
+     "Deadline of a request whose deadline_ms is 0 (from created_at)"},
+    {"query.max.bytes", KC_CONF_INT, "4096", 1, 1048576, OFF(query_max_bytes),
+     "Longest query accepted; longer ones get an ERROR reply"},
+    {"taxonomy.file", KC_CONF_STR, "", 0, 0, OFF(taxonomy_file),
+     "Taxonomy JSON file (docs/taxonomy.md); empty = embedded clinical-metabolomics taxonomy"},
+    {"worker.id", KC_CONF_STR, "", 0, 0, OFF(worker_id),
+     "Worker id in replies; empty = <hostname>-<pid>"},
+    {"worker.shutdown.timeout.ms", KC_CONF_INT, "10000", 0, 600000, OFF(worker_shutdown_timeout_ms),
+     "On SIGTERM/SIGINT, time to finish in-flight work"},
+    {NULL, 0, NULL, 0, 0, 0, NULL}};
+
+int kc_worker_conf_init(kc_worker_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    memset(conf, 0, sizeof(*conf));
+    return kc_conf_defaults(kc_worker_conf_props, conf, errstr, errstr_size);
+}
+
+void kc_worker_conf_free(kc_worker_conf_t *conf)
+{
+    if (!conf) {
+        return;
+    }
+    kc_conf_free(kc_worker_conf_props, conf);
+    kc_conf_kv_free(&conf->kafka);
+}

@@ -1,0 +1,46 @@
+/**
+ * @file kc_worker_conf.h
+ * @brief kclassify-worker configuration: the struct and its property table.
+ */
+#ifndef KC_WORKER_CONF_H
+#define KC_WORKER_CONF_H
+
+#include "kc_conf.h"
+
+#include <stdint.h>
+
+typedef struct kc_worker_conf_s {
+    char *topic_requests;
+    char *topic_replies;
+    char *topic_dlt;
+    int64_t schema_id_request;
+    int64_t schema_id_result;
+    char *llm_url;
+    char *llm_model;
+    int64_t llm_timeout_ms;
+    int64_t llm_batch_max;
+    int64_t llm_inflight_max;
+    int64_t llm_response_max_bytes;
+    int64_t llm_item_attempts;
+    int64_t cache_l1_entries;
+    int64_t cache_l1_ttl_s;
+    int64_t batch_max_messages;
+    int64_t batch_linger_ms;
+    int64_t sla_deadline_ms;
+    int64_t query_max_bytes;
+    char *taxonomy_file;
+    char *worker_id;
+    int64_t worker_shutdown_timeout_ms;
+    kc_conf_kv_list_t kafka; /**< kafka.* pass-through, prefix stripped */
+} kc_worker_conf_t;
+
+/** @brief The property table (ends with a {NULL} entry). */
+extern const kc_conf_prop_t kc_worker_conf_props[];
+
+/** @brief Apply defaults. @returns 0 or an error with errstr. */
+int kc_worker_conf_init(kc_worker_conf_t *conf, char *errstr, size_t errstr_size);
+
+/** @brief Free everything the struct owns. NULL-safe. */
+void kc_worker_conf_free(kc_worker_conf_t *conf);
+
+#endif

@@ -1,0 +1,200 @@
+/* Replies, dead letters and delivery reports: the worker's output side. */
+#include "kc_err.h"
+#include "kc_log.h"
+#include "kc_time.h"
+#include "kc_worker_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KC_PRODUCE_ATTEMPTS 5
+
+void kc_worker_wreq_free(kc_worker_t *w, kc_wreq_t *wr)
+{
+    kc_request_clear(&wr->req);
+    free(wr->reply_topic_hdr);
+    free(wr);
+    w->outstanding--;
+}
+
+static const char *reply_topic(const kc_worker_t *w, const kc_wreq_t *wr)
+{
+    if (wr->req.reply_topic && *wr->req.reply_topic) {
+        return wr->req.reply_topic;
+    }
+    if (wr->reply_topic_hdr && *wr->reply_topic_hdr) {
+        return wr->reply_topic_hdr;
+    }
+    return w->conf.topic_replies;
+}
+
+/* Produce with back-pressure: a full local queue is served, not an error. */
+static rd_kafka_resp_err_t produce(kc_worker_t *w, const char *topic, const void *key,
+                                   size_t key_len, const void *val, size_t val_len,
+                                   rd_kafka_headers_t *hdrs, void *opaque)
+{
+    rd_kafka_resp_err_t err;
+
+    for (;;) {
+        err = rd_kafka_producev(
+            w->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, val_len),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            break;
+        }
+        rd_kafka_poll(w->producer, 10);
+    }
+    if (err && hdrs) {
+        rd_kafka_headers_destroy(hdrs); /* only freed by librdkafka on success */
+    }
+    return err;
+}
+
+static void fill_times(kc_result_t *res, const kc_wreq_t *wr)
+{
+    int64_t created = wr->req.created_at > 0 ? wr->req.created_at : wr->consumed_at;
+
+    res->created_at = created;
+    res->consumed_at = wr->consumed_at;
+    res->replied_at = kc_now_us();
+    res->queue_us = res->consumed_at > created ? res->consumed_at - created : 0;
+    res->total_us = res->replied_at > created ? res->replied_at - created : 0;
+    res->deadline_met = res->replied_at <= wr->deadline_at;
+}
+
+void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
+{
+    kc_result_t res = {0};
+    rd_kafka_headers_t *hdrs;
+    rd_kafka_resp_err_t err;
+    char errstr[256];
+    const char *id = wr->req.request_id ? wr->req.request_id : "";
+
+    res.request_id = (char *)id;
+    res.query_hash = wr->key_hex;
+    res.category = (char *)rp->category;
+    res.confidence = rp->confidence;
+    res.reasoning = (char *)rp->reasoning;
+    res.status = rp->status;
+    res.error = (char *)rp->error;
+    res.source = rp->source;
+    res.coalesced = wr->coalesced;
+    res.model = (char *)rp->model;
+    res.batch_size = rp->batch_size;
+    res.worker_id = w->worker_id;
+    res.cache_us = wr->cache_us;
+    res.llm_us = rp->llm_us;
+    fill_times(&res, wr);
+
+    kc_buf_reset(&w->enc);
+    if (kc_avro_result_encode(w->av, &res, &w->enc, errstr, sizeof(errstr)) != 0) {
+        /* Cannot happen for well-formed strings; never drop the offset silently. */
+        kc_log(KC_LOG_ERROR, "cannot encode reply for %s: %s", id, errstr);
+        w->stats.delivery_failures++;
+        kc_worker_wreq_free(w, wr); /* offset stays uncommitted */
+        return;
+    }
+    hdrs = rd_kafka_headers_new(1);
+    rd_kafka_header_add(hdrs, "kafka_correlationId", -1, id, (ssize_t)strlen(id));
+    err = produce(w, reply_topic(w, wr), id, strlen(id), w->enc.data, w->enc.len, hdrs, wr);
+    if (err) {
+        kc_log(KC_LOG_ERROR, "cannot produce reply for %s to %s: %s", id, reply_topic(w, wr),
+               rd_kafka_err2str(err));
+        w->stats.delivery_failures++;
+        kc_worker_wreq_free(w, wr); /* offset stays uncommitted */
+        return;
+    }
+    w->stats.replies++;
+    w->stats.replies_by_source[rp->source]++;
+    w->stats.replies_by_status[rp->status]++;
+}
+
+void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    kc_reply_t rp = {0};
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* The category field is required; the default category with confidence 0
+     * keeps it inside the taxonomy, and status ERROR says it means nothing. */
+    rp.category = w->tx->categories[w->tx->default_category].name;
+    rp.status = KC_STATUS_ERROR;
+    rp.error = msg;
+    rp.source = KC_SRC_NONE;
+    kc_worker_reply(w, wr, &rp);
+}
+
+void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const rd_kafka_message_t *rkm, const char *reason)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    char num[32];
+    rd_kafka_resp_err_t err;
+
+    rd_kafka_header_add(hdrs, "kclassify.error", -1, reason, -1);
+    rd_kafka_header_add(hdrs, "kclassify.source.topic", -1, topic, -1);
+    snprintf(num, sizeof(num), "%d", (int)rkm->partition);
+    rd_kafka_header_add(hdrs, "kclassify.source.partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
+    rd_kafka_header_add(hdrs, "kclassify.source.offset", -1, num, -1);
+    err = produce(w, w->conf.topic_dlt, rkm->key, rkm->key_len, rkm->payload, rkm->len, hdrs, wr);
+    if (err) {
+        kc_log(KC_LOG_ERROR, "cannot produce to DLT %s: %s", w->conf.topic_dlt,
+               rd_kafka_err2str(err));
+        w->stats.delivery_failures++;
+        kc_worker_wreq_free(w, wr); /* offset stays uncommitted */
+        return;
+    }
+    w->stats.dlt++;
+}
+
+/* A failed delivery (after librdkafka's own retries) is produced again: the
+ * record in the report still has its payload, key and headers. */
+static bool reproduce(kc_worker_t *w, const rd_kafka_message_t *rkm, kc_wreq_t *wr)
+{
+    rd_kafka_headers_t *hdrs = NULL, *copy = NULL;
+
+    if (++wr->produce_attempts >= KC_PRODUCE_ATTEMPTS) {
+        return false;
+    }
+    if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        copy = rd_kafka_headers_copy(hdrs);
+    }
+    return produce(w, rd_kafka_topic_name(rkm->rkt), rkm->key, rkm->key_len, rkm->payload, rkm->len,
+                   copy, wr) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+    kc_worker_t *w = opaque;
+    kc_wreq_t *wr = rkm->_private;
+    kc_part_t *part;
+
+    (void)rk;
+    if (rkm->err) {
+        kc_log(KC_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(rkm->rkt),
+               rd_kafka_err2str(rkm->err));
+        if (reproduce(w, rkm, wr)) {
+            return;
+        }
+        /* Leave the offset uncommitted: the request is redelivered after a
+         * restart or rebalance instead of being lost. */
+        w->stats.delivery_failures++;
+        kc_log(KC_LOG_ERROR, "giving up on reply for partition %d offset %lld", (int)wr->partition,
+               (long long)wr->offset);
+        kc_worker_wreq_free(w, wr);
+        return;
+    }
+    part = kc_worker_part(w, wr->partition);
+    if (part && part->assigned && part->gen == wr->gen && kc_wm_done(part->wm, wr->offset) == 0) {
+        part->dirty = true;
+        w->store_pending = true;
+    }
+    kc_worker_wreq_free(w, wr);
+}

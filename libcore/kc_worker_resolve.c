@@ -1,0 +1,417 @@
+/* Resolution: decode, validate, L1, in-flight coalescing, LLM batches, fallback. */
+#include "kc_err.h"
+#include "kc_fallback.h"
+#include "kc_log.h"
+#include "kc_time.h"
+#include "kc_worker_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- lookups */
+
+static kc_lookup_t *lookup_new(const kc_wreq_t *wr, const char *norm, size_t norm_len)
+{
+    kc_lookup_t *lk = calloc(1, sizeof(*lk));
+    const char *text = wr->req.query;
+    size_t text_len = wr->req.query_len;
+
+    if (!lk) {
+        return NULL;
+    }
+    /* Trim so the LLM sees the query as typed but without padding. */
+    while (text_len > 0 && (unsigned char)*text <= ' ') {
+        text++;
+        text_len--;
+    }
+    while (text_len > 0 && (unsigned char)text[text_len - 1] <= ' ') {
+        text_len--;
+    }
+    lk->norm = malloc(norm_len + 1);
+    lk->text = malloc(text_len + 1);
+    if (!lk->norm || !lk->text) {
+        free(lk->norm);
+        free(lk->text);
+        free(lk);
+        return NULL;
+    }
+    memcpy(lk->norm, norm, norm_len + 1);
+    lk->norm_len = norm_len;
+    memcpy(lk->text, text, text_len);
+    lk->text[text_len] = '\0';
+    lk->text_len = text_len;
+    lk->key = wr->key;
+    lk->waiters_tail = &lk->waiters;
+    lk->deadline_at = INT64_MAX;
+    return lk;
+}
+
+static void lookup_attach(kc_lookup_t *lk, kc_wreq_t *wr)
+{
+    wr->next = NULL;
+    *lk->waiters_tail = wr;
+    lk->waiters_tail = &wr->next;
+    lk->waiter_cnt++;
+    if (wr->deadline_at < lk->deadline_at) {
+        lk->deadline_at = wr->deadline_at;
+    }
+    if (wr->req.cache_policy != KC_CACHE_BYPASS) {
+        lk->write_cache = true;
+    }
+}
+
+static void lookup_free(kc_lookup_t *lk)
+{
+    free(lk->norm);
+    free(lk->text);
+    free(lk);
+}
+
+static void pq_push_back(kc_worker_t *w, kc_lookup_t *lk)
+{
+    lk->qnext = NULL;
+    if (w->pq_tail) {
+        w->pq_tail->qnext = lk;
+    } else {
+        w->pq_head = lk;
+    }
+    w->pq_tail = lk;
+    w->pq_len++;
+}
+
+/* Retries go first: they have waited longest. */
+static void pq_push_front(kc_worker_t *w, kc_lookup_t *lk)
+{
+    lk->qnext = w->pq_head;
+    w->pq_head = lk;
+    if (!w->pq_tail) {
+        w->pq_tail = lk;
+    }
+    w->pq_len++;
+}
+
+static kc_lookup_t *pq_pop(kc_worker_t *w)
+{
+    kc_lookup_t *lk = w->pq_head;
+
+    if (lk) {
+        w->pq_head = lk->qnext;
+        if (!w->pq_head) {
+            w->pq_tail = NULL;
+        }
+        w->pq_len--;
+    }
+    return lk;
+}
+
+/* Reply to every waiter, then forget the lookup. */
+static void lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp)
+{
+    kc_wreq_t *wr = lk->waiters, *next;
+
+    kc_keymap_del(w->inflight, &lk->key);
+    for (; wr; wr = next) {
+        next = wr->next;
+        kc_worker_reply(w, wr, rp);
+    }
+    lookup_free(lk);
+}
+
+static void lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
+{
+    kc_fallback_result_t fb;
+    kc_reply_t rp = {0};
+
+    kc_fallback_classify(w->tx, lk->norm, lk->norm_len, &fb);
+    rp.category = w->tx->categories[fb.category].name;
+    rp.confidence = fb.confidence;
+    rp.reasoning = fb.reasoning;
+    rp.status = KC_STATUS_DEGRADED;
+    rp.error = why;
+    rp.source = KC_SRC_FALLBACK;
+    lookup_finish(w, lk, &rp);
+}
+
+/* ------------------------------------------------------------- LLM answers */
+
+static void lookup_answer(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_item_t *it,
+                          const kc_llm_outcome_t *out, size_t n)
+{
+    kc_reply_t rp = {0};
+    const char *model = out->resp.model ? out->resp.model : w->conf.llm_model;
+
+    rp.category = w->tx->categories[it->category].name;
+    rp.confidence = it->confidence;
+    rp.reasoning = it->reasoning;
+    rp.model = model;
+    rp.status = KC_STATUS_OK;
+    rp.source = KC_SRC_LLM;
+    rp.llm_us = out->latency_us;
+    rp.batch_size = (int32_t)n;
+    if (w->l1 && lk->write_cache) {
+        kc_answer_t ans = {rp.category, rp.confidence, rp.reasoning, model,
+                           lk->norm,    lk->norm_len,  kc_now_us()};
+        kc_l1_put(w->l1, &lk->key, &ans, kc_mono_us(), w->conf.cache_l1_ttl_s * 1000000);
+    }
+    lookup_finish(w, lk, &rp);
+}
+
+/* A missing or invalid result, or a failed call: try again in a later call
+ * while attempts and time remain, else the fallback answers. */
+static void lookup_retry_or_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
+{
+    if (++lk->attempts < w->conf.llm_item_attempts && kc_now_us() < lk->deadline_at) {
+        w->stats.llm_retried_items++;
+        pq_push_front(w, lk);
+        return;
+    }
+    lookup_fallback(w, lk, why);
+}
+
+static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
+{
+    kc_wcall_t *call = opaque;
+    kc_worker_t *w = call->w;
+
+    if (out->err) {
+        w->stats.llm_failed_calls++;
+        kc_log(KC_LOG_WARN, "LLM call of %zu queries failed: %s", call->n, out->errstr);
+    }
+    for (size_t i = 0; i < call->n; i++) {
+        kc_lookup_t *lk = call->lookups[i];
+        const kc_llm_item_t *it = out->err ? NULL : &out->resp.items[i];
+
+        if (it && it->state == KC_LLM_ITEM_OK) {
+            lookup_answer(w, lk, it, out, call->n);
+        } else if (out->err) {
+            lookup_retry_or_fallback(w, lk, out->errstr);
+        } else {
+            lookup_retry_or_fallback(w, lk,
+                                     it->state == KC_LLM_ITEM_MISSING
+                                         ? "LLM response had no result for this query"
+                                         : "LLM result for this query was invalid");
+        }
+    }
+    free(call);
+}
+
+/* Start as many LLM calls as slots allow, each with up to llm.batch.max
+ * distinct queries. */
+void kc_worker_dispatch(kc_worker_t *w)
+{
+    const char *texts[1024];
+    size_t lens[1024];
+    char errstr[256];
+
+    if (!w->llm_enabled) {
+        kc_lookup_t *lk;
+        while ((lk = pq_pop(w))) {
+            lookup_fallback(w, lk, "LLM disabled (llm.url is empty)");
+        }
+        return;
+    }
+    while (w->pq_len > 0 && (int64_t)kc_llm_inflight(w->llm) < w->conf.llm_inflight_max) {
+        size_t n =
+            w->pq_len < (size_t)w->conf.llm_batch_max ? w->pq_len : (size_t)w->conf.llm_batch_max;
+        kc_wcall_t *call = malloc(sizeof(*call) + n * sizeof(kc_lookup_t *));
+
+        if (!call) {
+            return;
+        }
+        call->w = w;
+        call->n = n;
+        for (size_t i = 0; i < n; i++) {
+            call->lookups[i] = pq_pop(w);
+            texts[i] = call->lookups[i]->text;
+            lens[i] = call->lookups[i]->text_len;
+        }
+        if (kc_llm_submit(w->llm, texts, lens, n, llm_done_cb, call, errstr, sizeof(errstr))) {
+            kc_log(KC_LOG_WARN, "cannot start LLM call: %s", errstr);
+            for (size_t i = 0; i < n; i++) {
+                lookup_fallback(w, call->lookups[i], errstr);
+            }
+            free(call);
+            return;
+        }
+        w->stats.llm_calls++;
+    }
+}
+
+void kc_worker_lookups_abandon(kc_worker_t *w)
+{
+    kc_lookup_t *lk;
+
+    while ((lk = pq_pop(w))) {
+        lookup_fallback(w, lk, "worker shutting down");
+    }
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static char *header_dup(const rd_kafka_message_t *rkm, const char *name)
+{
+    rd_kafka_headers_t *hdrs;
+    const void *val;
+    size_t size;
+    char *s;
+
+    if (rd_kafka_message_headers(rkm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !val) {
+        return NULL;
+    }
+    if ((s = malloc(size + 1))) {
+        memcpy(s, val, size);
+        s[size] = '\0';
+    }
+    return s;
+}
+
+static kc_wreq_t *wreq_new(kc_worker_t *w, const rd_kafka_message_t *rkm)
+{
+    kc_wreq_t *wr = calloc(1, sizeof(*wr));
+    kc_part_t *part = kc_worker_part(w, rkm->partition);
+
+    if (!wr) {
+        return NULL;
+    }
+    wr->partition = rkm->partition;
+    wr->offset = rkm->offset;
+    wr->consumed_at = kc_now_us();
+    wr->consumed_mono = kc_mono_us();
+    if (part) {
+        wr->gen = part->gen;
+        if (part->assigned && kc_wm_track(part->wm, rkm->offset) != 0) {
+            kc_log(KC_LOG_WARN, "offset %lld on partition %d out of order", (long long)rkm->offset,
+                   (int)rkm->partition);
+        }
+    }
+    w->outstanding++;
+    w->stats.requests++;
+    return wr;
+}
+
+static int normalize(kc_worker_t *w, kc_wreq_t *wr, size_t *norm_len)
+{
+    if (wr->req.query_len + 1 > w->normbuf_size) {
+        char *p = realloc(w->normbuf, wr->req.query_len + 1);
+        if (!p) {
+            return KC_ERR_NOMEM;
+        }
+        w->normbuf = p;
+        w->normbuf_size = wr->req.query_len + 1;
+    }
+    return kc_query_normalize(wr->req.query, wr->req.query_len, w->normbuf, norm_len);
+}
+
+/* Checks that give an ERROR reply. @returns false if the request was answered. */
+static bool validate(kc_worker_t *w, kc_wreq_t *wr, size_t *norm_len)
+{
+    int err;
+
+    if ((int64_t)wr->req.query_len > w->conf.query_max_bytes) {
+        kc_worker_reply_error(w, wr, "query is %zu bytes, longer than query.max.bytes=%lld",
+                              wr->req.query_len, (long long)w->conf.query_max_bytes);
+        return false;
+    }
+    err = normalize(w, wr, norm_len);
+    if (err == KC_ERR_INVALID) {
+        kc_worker_reply_error(w, wr, "query is not valid UTF-8");
+        return false;
+    } else if (err) {
+        kc_worker_reply_error(w, wr, "out of memory normalizing the query");
+        return false;
+    }
+    if (*norm_len == 0) {
+        kc_worker_reply_error(w, wr, "query is empty");
+        return false;
+    }
+    if (memchr(w->normbuf, '\0', *norm_len)) {
+        kc_worker_reply_error(w, wr, "query contains a NUL byte");
+        return false;
+    }
+    return true;
+}
+
+static void set_deadline(kc_worker_t *w, kc_wreq_t *wr)
+{
+    int64_t budget = wr->req.deadline_ms > 0 ? wr->req.deadline_ms : w->conf.sla_deadline_ms;
+    int64_t created = wr->req.created_at > 0 ? wr->req.created_at : wr->consumed_at;
+
+    wr->deadline_at = created + budget * 1000;
+}
+
+static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
+{
+    kc_answer_t ans;
+    kc_reply_t rp = {0};
+
+    if (!w->l1 || wr->req.cache_policy != KC_CACHE_USE ||
+        kc_l1_get(w->l1, &wr->key, w->normbuf, norm_len, kc_mono_us(), &ans) != 0) {
+        return false;
+    }
+    wr->cache_us = kc_mono_us() - wr->consumed_mono;
+    rp.category = ans.category;
+    rp.confidence = ans.confidence;
+    rp.reasoning = ans.reasoning;
+    rp.model = ans.model;
+    rp.status = KC_STATUS_OK;
+    rp.source = KC_SRC_L1;
+    kc_worker_reply(w, wr, &rp);
+    return true;
+}
+
+static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
+{
+    kc_lookup_t *lk;
+
+    wr->key = kc_key_compute(w->normbuf, norm_len, w->key_seed);
+    kc_key_hex(&wr->key, wr->key_hex);
+    if (l1_hit(w, wr, norm_len)) {
+        return;
+    }
+    wr->cache_us = kc_mono_us() - wr->consumed_mono;
+    lk = kc_keymap_get(w->inflight, &wr->key);
+    if (lk) {
+        wr->coalesced = true;
+        w->stats.coalesced++;
+        lookup_attach(lk, wr);
+        return;
+    }
+    lk = lookup_new(wr, w->normbuf, norm_len);
+    if (!lk || kc_keymap_put(w->inflight, &wr->key, lk) != 0) {
+        if (lk) {
+            lookup_free(lk);
+        }
+        kc_worker_reply_error(w, wr, "out of memory");
+        return;
+    }
+    lookup_attach(lk, wr);
+    pq_push_back(w, lk);
+}
+
+void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm)
+{
+    char errstr[512];
+    size_t norm_len = 0;
+    kc_wreq_t *wr = wreq_new(w, rkm);
+
+    if (!wr) {
+        kc_log(KC_LOG_ERROR, "out of memory: request at offset %lld left uncommitted",
+               (long long)rkm->offset);
+        return;
+    }
+    if (kc_avro_request_decode(w->av, rkm->payload, rkm->len, &wr->req, errstr, sizeof(errstr)) !=
+        0) {
+        kc_log(KC_LOG_DEBUG, "partition %d offset %lld to DLT: %s", (int)rkm->partition,
+               (long long)rkm->offset, errstr);
+        kc_worker_dlt(w, wr, rkm, errstr);
+        return;
+    }
+    wr->reply_topic_hdr = header_dup(rkm, "kafka_replyTopic");
+    set_deadline(w, wr);
+    strcpy(wr->key_hex, "");
+    if (!validate(w, wr, &norm_len)) {
+        return;
+    }
+    resolve(w, wr, norm_len);
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs deps, builds, then runs the whole pipeline on this machine with the
+# embedded defaults: a mock Kafka cluster, the LLM simulator (or a real
+# OpenAI-compatible LLM when KCLASSIFY_LLM_URL is set) and one worker. Sends
+# examples/queries.txt twice (the second round is answered from cache) and
+# prints the results. Stops everything it started, also on Ctrl-C.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+QUERIES=${1:-examples/queries.txt}
+BIN=build/bin
+PY=/usr/bin/python3
+
+scripts/install-deps.sh
+echo "% building (build/)" >&2
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j2 >/dev/null
+
+WORK=$(mktemp -d /tmp/kclassify-quickstart.XXXXXX)
+PIDS=()
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "% interrupted" >&2; exit 130' INT TERM
+
+wait_file() { # file seconds
+    for _ in $(seq 1 $(( $2 * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
+    echo "% timed out waiting for $1" >&2; return 1
+}
+
+"$BIN/kclassify-kafka-mock" -p 4 --bootstrap-file "$WORK/bootstrap" >"$WORK/mock.out" 2>"$WORK/mock.log" &
+PIDS+=($!)
+wait_file "$WORK/bootstrap" 10
+BROKERS=$(cat "$WORK/bootstrap")
+echo "% mock Kafka cluster: $BROKERS" >&2
+
+if [ -n "${KCLASSIFY_LLM_URL:-}" ]; then
+    LLM_URL=$KCLASSIFY_LLM_URL
+    echo "% LLM: $LLM_URL (model ${KCLASSIFY_LLM_MODEL:-gpt-4o-mini})" >&2
+else
+    "$BIN/kclassify-llm-sim" --port 0 --port-file "$WORK/llm.port" --latency-ms 250 \
+        >"$WORK/llm.out" 2>"$WORK/llm.log" &
+    PIDS+=($!)
+    wait_file "$WORK/llm.port" 10
+    LLM_URL="http://127.0.0.1:$(cat "$WORK/llm.port")/v1"
+    echo "% LLM: simulator at $LLM_URL (250 ms median latency; set KCLASSIFY_LLM_URL for a real LLM)" >&2
+fi
+
+"$BIN/kclassify-worker" -b "$BROKERS" -X llm.url="$LLM_URL" \
+    -X llm.model="${KCLASSIFY_LLM_MODEL:-gpt-4o-mini}" -X worker.id=quickstart-1 \
+    -X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 \
+    2>"$WORK/worker.log" &
+PIDS+=($!)
+
+for round in 1 2; do
+    echo "% round $round: sending $(grep -cv '^[[:space:]]*$' "$QUERIES") queries from $QUERIES" >&2
+    "$BIN/kclassify-produce" -b "$BROKERS" -X llm.model="${KCLASSIFY_LLM_MODEL:-gpt-4o-mini}" \
+        --wait --timeout-ms 30000 "$QUERIES" >"$WORK/round$round.jsonl"
+done
+
+"$PY" - "$WORK/round1.jsonl" "$WORK/round2.jsonl" <<'PYEOF'
+import json, sys
+
+def pct(vals, p):
+    vals = sorted(vals)
+    return vals[min(len(vals) - 1, int(round(p / 100.0 * (len(vals) - 1))))] if vals else 0
+
+for n, path in enumerate(sys.argv[1:], 1):
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    print(f"\nRound {n}: {len(rows)} replies")
+    print(f"{'query':<58} {'category':<16} {'conf':>5} {'source':<8} {'ms':>8}")
+    print("-" * 99)
+    for r in rows:
+        q = r.get("query", "")
+        q = q if len(q) <= 56 else q[:55] + "…"
+        print(f"{q:<58} {r['category']:<16} {r['confidence']:>5.2f} {r['source']:<8} {r['total_us']/1000:>8.1f}")
+    lat = [r["total_us"] / 1000 for r in rows]
+    src = {}
+    for r in rows:
+        src[r["source"]] = src.get(r["source"], 0) + 1
+    print(f"latency ms: p50 {pct(lat,50):.1f}  p95 {pct(lat,95):.1f}  max {max(lat):.1f}   "
+          f"sources: {', '.join(f'{k}={v}' for k, v in sorted(src.items()))}   "
+          f"deadline met: {sum(1 for r in rows if r['deadline_met'])}/{len(rows)}")
+PYEOF
+echo >&2
+echo "% done; stopping the worker, simulator and mock cluster" >&2

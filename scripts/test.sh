@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs deps, checks formatting, builds, and runs every test: the unit and
+# integration suites on a normal build, then again on an ASan+UBSan build.
+# Exits non-zero on any failure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+JOBS=${KC_JOBS:-2}
+START=$(date +%s)
+
+say() { printf '\n=== %s\n' "$*"; }
+
+say "dependencies"
+scripts/install-deps.sh
+
+say "format check (clang-format)"
+mapfile -t SRCS < <(git ls-files -co --exclude-standard -- '*.c' '*.h' 2>/dev/null || find libcore consumer producer perf tests -name '*.[ch]')
+bad=()
+for f in "${SRCS[@]}"; do
+    [ -f "$f" ] || continue
+    clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+done
+if [ ${#bad[@]} -gt 0 ]; then
+    echo "FAIL: not clang-formatted (run clang-format -i): ${bad[*]}" >&2
+    exit 1
+fi
+echo "${#SRCS[@]} files formatted"
+
+# A redis-server on a free loopback port for the tests that need one.
+REDIS_DIR=$(mktemp -d)
+REDIS_PID=""
+cleanup() {
+    if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
+    rm -rf "$REDIS_DIR"
+}
+trap cleanup EXIT
+REDIS_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --dir "$REDIS_DIR" \
+    --daemonize no >"$REDIS_DIR/redis.log" 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 1 50); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    sleep 0.1
+done
+redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "FAIL: redis-server did not start" >&2; cat "$REDIS_DIR/redis.log"; exit 1; }
+export KC_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+echo "redis-server on 127.0.0.1:$REDIS_PORT"
+
+run_suite() { # build-dir cmake-args...
+    local dir=$1
+    shift
+    say "configure + build ($dir)"
+    cmake -S . -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j"$JOBS"
+    say "tests ($dir)"
+    # Unit suites in parallel; integration tests one at a time (each runs a
+    # mock cluster, an LLM simulator and workers on a 2-core machine).
+    (cd "$dir" && ctest --output-on-failure -j"$JOBS" -L unit)
+    (cd "$dir" && ctest --output-on-failure -L integration)
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DKC_SANITIZE=ON
+
+say "all tests passed in $(( $(date +%s) - START )) s"
