@@ -11,8 +11,7 @@ const kc_conf_prop_t kc_producer_conf_props[] = {
     {"topic.requests", KC_CONF_STR, "kclassify.requests", 0, 0, OFF(topic_requests),
      "Topic requests are produced to (-t overrides)"},
     {"topic.replies", KC_CONF_STR, "kclassify.replies", 0, 0, OFF(topic_replies),
-     "Topic --wait reads results from; with --wait it is also sent as the reply_topic "
-     "of every request whose input line names none"},
+     "Topic --wait reads results from (with --wait, sent as reply_topic unless a line names one)"},
     {"schema.id.request", KC_CONF_INT, "1", 0, INT32_MAX, OFF(schema_id_request),
      "Schema Registry id written into each request's framing"},
     {"schema.id.result", KC_CONF_INT, "2", 0, INT32_MAX, OFF(schema_id_result),

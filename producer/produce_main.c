@@ -237,12 +237,10 @@ static void usage(FILE *fp)
             "\n"
             "Configuration keys:\n");
     for (const kc_conf_prop_t *p = kc_producer_conf_props; p->name; p++) {
-        fprintf(fp, "  %-20s %s (default: \"%s\")\n", p->name, p->desc, p->defval);
+        fprintf(fp, "  %s = %s\n      %s\n", p->name, p->defval, p->desc);
     }
-    fprintf(fp,
-            "  %-20s passed to librdkafka without the prefix; producer defaults\n"
-            "  %-20s kafka.linger.ms=5, kafka.acks=all\n",
-            "kafka.*", "");
+    fprintf(fp, "  kafka.* (producer defaults: kafka.linger.ms=5, kafka.acks=all)\n"
+                "      passed to librdkafka with the prefix removed\n");
 }
 
 static int parse_timeout(const char *s, int64_t *out)
@@ -513,19 +511,29 @@ done:
  * so no reply can slip past, and no consumer group is joined or committed. */
 static rd_kafka_t *consumer_new(produce_t *pr)
 {
-    static const char *const defaults[] = {"enable.auto.commit",
-                                           "false",
-                                           "enable.auto.offset.store",
-                                           "false",
-                                           "enable.partition.eof",
-                                           "false",
-                                           NULL};
-    rd_kafka_conf_t *conf = rk_conf_build(pr, defaults);
+    /* librdkafka refuses assign() without a group.id; a unique throwaway one is
+     * never joined (no subscribe) and never committed to. */
+    char group[KC_UUID_STR_SIZE + 24] = "kclassify-produce-";
+    const char *const defaults[] = {"group.id",
+                                    group,
+                                    "enable.auto.commit",
+                                    "false",
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "enable.partition.eof",
+                                    "false",
+                                    NULL};
+    rd_kafka_conf_t *conf;
     rd_kafka_topic_partition_list_t *parts;
+    rd_kafka_resp_err_t err;
     char errstr[512];
     rd_kafka_t *rkc;
 
-    if (!conf) {
+    if (kc_uuid_v4(group + strlen(group), errstr, sizeof(errstr)) != 0) {
+        fprintf(stderr, "%% %s\n", errstr);
+        return NULL;
+    }
+    if (!(conf = rk_conf_build(pr, defaults))) {
         return NULL;
     }
     rkc = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
@@ -535,8 +543,8 @@ static rd_kafka_t *consumer_new(produce_t *pr)
         return NULL;
     }
     parts = reply_offsets(rkc, pr->conf.topic_replies);
-    if (parts && rd_kafka_assign(rkc, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fprintf(stderr, "%% assigning %s failed\n", pr->conf.topic_replies);
+    if (parts && (err = rd_kafka_assign(rkc, parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "%% assigning %s: %s\n", pr->conf.topic_replies, rd_kafka_err2str(err));
         rd_kafka_topic_partition_list_destroy(parts);
         parts = NULL;
     }
@@ -867,9 +875,11 @@ static int report(produce_t *pr)
                 pr->conf.topic_requests);
         return rc;
     }
-    if (pr->duplicates || pr->bad_replies) {
-        fprintf(stderr, "%% %" PRIu64 " duplicate and %" PRIu64 " undecodable replies ignored\n",
-                pr->duplicates, pr->bad_replies);
+    if (pr->duplicates || pr->foreign || pr->bad_replies) {
+        fprintf(stderr,
+                "%% ignored replies: %" PRIu64 " duplicate, %" PRIu64 " for other clients, %" PRIu64
+                " undecodable\n",
+                pr->duplicates, pr->foreign, pr->bad_replies);
     }
     if (outstanding(pr) > 0) {
         fprintf(stderr, "%% %" PRIu64 " of %" PRIu64 " request(s) not answered %s\n",

@@ -3,6 +3,7 @@
  * wire bytes, every malformed-input path, and interop with Python's avro.
  */
 #include "kc_avro.h"
+#include "kc_avro_check.h"
 #include "kc_err.h"
 
 #include <avro.h>
@@ -991,6 +992,68 @@ START_TEST(test_interop_result)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------
+ * kc_avro_check_body() on types the wire schemas do not use
+ * ------------------------------------------------------------------------ */
+
+static const char generic_schema[] =
+    "{\"type\":\"record\",\"name\":\"T\",\"fields\":["
+    "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"double\"}},"
+    "{\"name\":\"b\",\"type\":\"bytes\"},"
+    "{\"name\":\"f\",\"type\":{\"type\":\"fixed\",\"name\":\"F\",\"size\":3}},"
+    "{\"name\":\"n\",\"type\":{\"type\":\"record\",\"name\":\"N\",\"fields\":["
+    "{\"name\":\"x\",\"type\":\"boolean\"}]}},"
+    "{\"name\":\"z\",\"type\":{\"type\":\"array\",\"items\":\"null\"}}]}";
+
+static int check_generic(const void *body, size_t len, char *errstr, size_t errstr_size)
+{
+    avro_schema_t schema;
+    int rc;
+
+    ck_assert_msg(avro_schema_from_json_length(generic_schema, strlen(generic_schema), &schema) ==
+                      0,
+                  "test schema: %s", avro_strerror());
+    rc = kc_avro_check_body(schema, "T", body, len, errstr, errstr_size);
+    avro_schema_decref(schema);
+    return rc;
+}
+
+START_TEST(test_check_generic_types)
+{
+    /* a: [1.0, 2.0] as one sized block; b: "xy"; f: 3 bytes; n.x: true; z: [null] */
+    static const uint8_t ok[] = {0x03, 0x20, 0,   0,   0,   0,    0,    0,    0xf0, 0x3f,
+                                 0,    0,    0,   0,   0,   0,    0,    0x40, 0x00, 0x04,
+                                 'x',  'y',  'A', 'B', 'C', 0x01, 0x02, 0x00};
+    uint8_t bad[sizeof(ok)];
+    char errstr[256] = "";
+    int rc;
+
+    rc = check_generic(ok, sizeof(ok), errstr, sizeof(errstr));
+    ck_assert_msg(rc == 0, "valid generic body rejected: %s", errstr);
+    for (size_t n = 0; n < sizeof(ok); n++) {
+        ck_assert_msg(check_generic(ok, n, errstr, sizeof(errstr)) == KC_ERR_DECODE,
+                      "prefix of %zu bytes must be rejected", n);
+    }
+    memcpy(bad, ok, sizeof(ok));
+    bad[1] = 0x1e; /* block byte size 15 instead of 16 */
+    rc = check_generic(bad, sizeof(bad), errstr, sizeof(errstr));
+    ck_assert_msg(rc == KC_ERR_DECODE && strstr(errstr, "array block byte size 15"),
+                  "block size mismatch: %d %s", rc, errstr);
+    memcpy(bad, ok, sizeof(ok));
+    bad[25] = 0x05; /* n.x */
+    rc = check_generic(bad, sizeof(bad), errstr, sizeof(errstr));
+    ck_assert_msg(rc == KC_ERR_DECODE && strstr(errstr, "field 'x'") &&
+                      strstr(errstr, "invalid boolean byte 0x05"),
+                  "nested boolean: %d %s", rc, errstr);
+    memcpy(bad, ok, sizeof(ok));
+    bad[26] = 0xc8; /* z: 100 nulls in 1 remaining byte */
+    bad[27] = 0x01;
+    rc = check_generic(bad, sizeof(bad), errstr, sizeof(errstr));
+    ck_assert_msg(rc == KC_ERR_DECODE && strstr(errstr, "array block count 100"),
+                  "zero-size items are bounded by the remaining bytes: %d %s", rc, errstr);
+}
+END_TEST
+
 static Suite *avro_suite(void)
 {
     Suite *s = suite_create("avro");
@@ -1032,6 +1095,10 @@ static Suite *avro_suite(void)
     tcase_add_test(tc, test_trailing_bytes);
     tcase_add_test(tc, test_result_bad_values);
     tcase_add_test(tc, test_random_mutations);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("body_check");
+    tcase_add_test(tc, test_check_generic_types);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("interop");

@@ -1,0 +1,250 @@
+# shellcheck shell=bash
+# Helpers sourced by the kclassify integration tests (tests/integration/it_*.sh).
+#
+# Each test starts its own components (mock Kafka cluster, LLM simulator,
+# workers) on free loopback ports, in a private temp directory, and stops them
+# on exit whatever happens. Every wait has a deadline, so no test can hang.
+#
+# Environment (set by CTest, see CMakeLists.txt):
+#   KC_BIN  directory holding the kclassify binaries
+#   KC_SRC  repository root
+# Optional:
+#   KC_KEEP_TMP=1  keep the temp directory (logs, dumps) even on success
+#
+# After sourcing: $T (temp dir), $PY, $KCTOOL, and the functions below.
+
+set -euo pipefail
+
+if [[ -z "${KC_BIN:-}" || -z "${KC_SRC:-}" ]]; then
+    echo "FAIL: KC_BIN and KC_SRC must be set (run through ctest -L integration)" >&2
+    exit 1
+fi
+
+# Debian's python: it has python3-confluent-kafka and python3-avro; another
+# python3 (pyenv, venv) may come first on PATH and lack them.
+PY=/usr/bin/python3
+KCTOOL="$KC_SRC/tests/integration/kctool.py"
+TEST_NAME="$(basename "${0%.sh}")"
+T="$(mktemp -d "${TMPDIR:-/tmp}/kc-${TEST_NAME}.XXXXXX")"
+
+# Background processes we started, stopped in reverse order on exit.
+KC_PIDS=()
+KC_PNAMES=()
+
+BOOTSTRAP=""
+SIM_URL=""  # base URL for the worker's llm.url: http://127.0.0.1:PORT/v1
+SIM_BASE="" # http://127.0.0.1:PORT (for /stats)
+
+# ------------------------------------------------------------------ messages
+
+log()
+{
+    echo "[$TEST_NAME +${SECONDS}s] $*" >&2
+}
+
+# Print the reason and the tail of every log, then exit 1 (the EXIT trap
+# stops the components).
+fail()
+{
+    local f
+    echo "" >&2
+    echo "FAIL [$TEST_NAME]: $*" >&2
+    for f in "$T"/*.log; do
+        [[ -e "$f" ]] || continue
+        echo "----- tail of $f -----" >&2
+        tail -n 40 "$f" >&2 || true
+    done
+    echo "----- end of logs (temp dir kept: $T) -----" >&2
+    KC_KEEP_TMP=1
+    exit 1
+}
+
+# ------------------------------------------------------------------ processes
+
+# now_ms: monotonic-enough wall clock in milliseconds.
+now_ms()
+{
+    date +%s%3N
+}
+
+kc_register()
+{
+    KC_PIDS+=("$1")
+    KC_PNAMES+=("$2")
+}
+
+kc_unregister()
+{
+    local i
+    for i in "${!KC_PIDS[@]}"; do
+        if [[ "${KC_PIDS[$i]}" == "$1" ]]; then
+            unset 'KC_PIDS[i]' 'KC_PNAMES[i]'
+        fi
+    done
+}
+
+# stop_pid PID NAME [TIMEOUT_S]: SIGTERM, wait up to TIMEOUT_S (default 15),
+# then SIGKILL. Sets STOP_RC to the exit status (137 after SIGKILL).
+stop_pid()
+{
+    local pid=$1 name=$2 timeout_s=${3:-15} deadline
+    STOP_RC=0
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$(($(now_ms) + timeout_s * 1000))
+    while kill -0 "$pid" 2>/dev/null && (($(now_ms) < deadline)); do
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "[$TEST_NAME] $name (pid $pid) still running ${timeout_s}s after SIGTERM: SIGKILL" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || STOP_RC=$?
+    kc_unregister "$pid"
+}
+
+stop_all()
+{
+    local rc=$? i
+    trap - EXIT
+    set +e
+    # Reverse order: workers before the simulator and the cluster they use.
+    local idx=("${!KC_PIDS[@]}")
+    for ((i = ${#idx[@]} - 1; i >= 0; i--)); do
+        stop_pid "${KC_PIDS[${idx[$i]}]}" "${KC_PNAMES[${idx[$i]}]}" 10
+    done
+    if [[ $rc -eq 0 && "${KC_KEEP_TMP:-0}" != 1 ]]; then
+        rm -rf "$T"
+    else
+        echo "[$TEST_NAME] temp dir kept: $T" >&2
+    fi
+    if [[ $rc -eq 0 ]]; then
+        echo "PASS [$TEST_NAME] in ${SECONDS}s" >&2
+    fi
+    exit "$rc"
+}
+trap stop_all EXIT
+trap 'fail "interrupted"' INT TERM
+
+# wait_file FILE TIMEOUT_S PID NAME: wait until FILE is non-empty; fail if PID dies first.
+wait_file()
+{
+    local file=$1 timeout_s=$2 pid=$3 name=$4 deadline
+    deadline=$(($(now_ms) + timeout_s * 1000))
+    while [[ ! -s "$file" ]]; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            fail "$name exited before writing $file"
+        fi
+        if (($(now_ms) >= deadline)); then
+            fail "$name did not write $file within ${timeout_s}s"
+        fi
+        sleep 0.05
+    done
+}
+
+# wait_log FILE REGEX TIMEOUT_S [PID NAME]: wait until a line of FILE matches REGEX.
+wait_log()
+{
+    local file=$1 re=$2 timeout_s=$3 pid=${4:-} name=${5:-process} deadline
+    deadline=$(($(now_ms) + timeout_s * 1000))
+    until grep -Eq -- "$re" "$file" 2>/dev/null; do
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            fail "$name exited while waiting for /$re/ in $file"
+        fi
+        if (($(now_ms) >= deadline)); then
+            fail "no line matching /$re/ in $file within ${timeout_s}s"
+        fi
+        sleep 0.1
+    done
+}
+
+# start_mock [PARTITIONS]: a mock cluster with the kclassify topics; sets BOOTSTRAP.
+start_mock()
+{
+    local parts=${1:-4} pid
+    "$KC_BIN/kclassify-kafka-mock" -p "$parts" --bootstrap-file "$T/bootstrap" \
+        >"$T/mock.log" 2>&1 &
+    pid=$!
+    kc_register "$pid" kafka-mock
+    wait_file "$T/bootstrap" 20 "$pid" kafka-mock
+    BOOTSTRAP="$(head -n 1 "$T/bootstrap")"
+    [[ -n "$BOOTSTRAP" ]] || fail "empty bootstrap file"
+    log "mock cluster at $BOOTSTRAP ($parts partitions)"
+}
+
+# start_sim NAME [SIM OPTIONS...]: sets SIM_URL, SIM_BASE and SIM_PID.
+start_sim()
+{
+    local name=$1 port
+    shift
+    rm -f "$T/$name.port"
+    "$KC_BIN/kclassify-llm-sim" --port 0 --port-file "$T/$name.port" "$@" \
+        >"$T/$name.log" 2>&1 &
+    SIM_PID=$!
+    kc_register "$SIM_PID" "$name"
+    wait_file "$T/$name.port" 20 "$SIM_PID" "$name"
+    port="$(head -n 1 "$T/$name.port")"
+    [[ "$port" =~ ^[0-9]+$ ]] || fail "$name wrote a bad port '$port'"
+    SIM_BASE="http://127.0.0.1:$port"
+    SIM_URL="$SIM_BASE/v1"
+    log "LLM simulator $name at $SIM_BASE"
+}
+
+# start_worker NAME [WORKER OPTIONS...]: a worker in the background, stderr in
+# $T/NAME.log; sets WORKER_PID. Short group timeouts so joins and rebalances
+# are quick on the mock cluster.
+start_worker()
+{
+    local name=$1
+    shift
+    "$KC_BIN/kclassify-worker" -b "$BOOTSTRAP" -X "llm.url=$SIM_URL" -X "worker.id=$name" \
+        -X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 "$@" \
+        >"$T/$name.log" 2>&1 &
+    WORKER_PID=$!
+    kc_register "$WORKER_PID" "$name"
+    log "worker $name started (pid $WORKER_PID)"
+}
+
+# wait_assigned NAME PID [TIMEOUT_S]: until the worker logs a non-empty assignment.
+wait_assigned()
+{
+    wait_log "$T/$1.log" 'assigned [1-9][0-9]* partition' "${3:-30}" "$2" "$1"
+    log "worker $1 has partitions"
+}
+
+# stop_worker NAME PID: SIGTERM; the worker must exit 0 within 15 s.
+stop_worker()
+{
+    stop_pid "$2" "$1" 15
+    [[ $STOP_RC -eq 0 ]] || fail "worker $1 exited with status $STOP_RC after SIGTERM (expected 0)"
+    log "worker $1 stopped cleanly"
+}
+
+# ------------------------------------------------------------------ tools
+
+# kctool ARGS...: the Python helper, bounded by a hard timeout.
+kctool()
+{
+    timeout -k 5 120 "$PY" "$KCTOOL" "$@"
+}
+
+# produce_wait OUT_JSONL INPUT [EXTRA ARGS...]: kclassify-produce --wait,
+# results to OUT_JSONL, diagnostics to $T/produce.log; fails on non-zero exit.
+produce_wait()
+{
+    local out=$1 in=$2 rc=0
+    shift 2
+    timeout -k 5 150 "$KC_BIN/kclassify-produce" -b "$BOOTSTRAP" --wait --timeout-ms 60000 \
+        "$@" "$in" >"$out" 2>>"$T/produce.log" || rc=$?
+    [[ $rc -eq 0 ]] || fail "kclassify-produce --wait $in exited with status $rc"
+}
+
+# sim_stats FILE: the simulator's /stats JSON into FILE.
+sim_stats()
+{
+    curl -sf --max-time 5 -o "$1" "$SIM_BASE/stats" || fail "GET $SIM_BASE/stats failed"
+}
+
+alive_or_fail()
+{
+    kill -0 "$1" 2>/dev/null || fail "$2 (pid $1) is no longer running"
+}
