@@ -266,6 +266,7 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
     if (!(w->llm = kc_llm_new(&lconf, w->tx, errstr, errstr_size))) {
         return KC_ERR_NOMEM;
     }
+    kc_worker_queues_init(w);
     w->inflight = kc_keymap_new(1024);
     w->msgs = calloc((size_t)w->conf.batch_max_messages, sizeof(*w->msgs));
     if (!w->inflight || !w->msgs || pipe(w->wake_pipe) != 0) {
@@ -340,6 +341,8 @@ void kc_worker_destroy(kc_worker_t *w)
     }
     free(w->parts);
     kc_keymap_destroy(w->inflight);
+    kc_heap_free(&w->llmq);
+    kc_heap_free(&w->deadlines);
     kc_llm_destroy(w->llm);
     kc_l1_destroy(w->l1);
     kc_avro_destroy(w->av);
@@ -412,7 +415,7 @@ static void loop_once(kc_worker_t *w, bool consuming, int timeout_ms)
                                  {w->mq_pipe[0], CURL_WAIT_POLLIN, 0},
                                  {w->wake_pipe[0], CURL_WAIT_POLLIN, 0}};
 
-    kc_llm_wait(w->llm, fds, 3, timeout_ms);
+    kc_llm_wait(w->llm, fds, 3, kc_worker_next_timer_ms(w, timeout_ms));
     drain_pipe(w->cq_pipe[0]);
     drain_pipe(w->mq_pipe[0]);
     drain_pipe(w->wake_pipe[0]);
@@ -420,6 +423,7 @@ static void loop_once(kc_worker_t *w, bool consuming, int timeout_ms)
         consume(w); /* while draining, new messages stay unconsumed and uncommitted */
     }
     kc_llm_perform(w->llm);
+    kc_worker_deadlines(w);
     kc_worker_dispatch(w);
     rd_kafka_poll(w->producer, 0);
     offsets_store(w);

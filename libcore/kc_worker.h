@@ -47,6 +47,7 @@ typedef struct kc_worker_stats_s {
     uint64_t llm_calls;
     uint64_t llm_failed_calls;
     uint64_t llm_retried_items;
+    uint64_t deadline_fallbacks;
 } kc_worker_stats_t;
 void kc_worker_stats(const kc_worker_t *w, kc_worker_stats_t *st);
 

@@ -41,6 +41,12 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
      "How long a micro-batch waits to fill up"},
     {"sla.deadline.ms", KC_CONF_INT, "2000", 1, 3600000, OFF(sla_deadline_ms),
      "Deadline of a request whose deadline_ms is 0 (from created_at)"},
+    {"sla.deadline.margin.ms", KC_CONF_INT, "100", 0, 60000, OFF(sla_deadline_margin_ms),
+     "A request still waiting this long before its deadline is answered by the fallback "
+     "classifier (a late LLM answer still fills the cache)"},
+    {"llm.queue.max", KC_CONF_INT, "10000", 1, 10000000, OFF(llm_queue_max),
+     "Distinct queries waiting for an LLM slot at most; beyond it, requests already past "
+     "their deadline do not queue a cache-filling lookup"},
     {"query.max.bytes", KC_CONF_INT, "4096", 1, 1048576, OFF(query_max_bytes),
      "Longest query accepted; longer ones get an ERROR reply"},
     {"taxonomy.file", KC_CONF_STR, "", 0, 0, OFF(taxonomy_file),

@@ -27,6 +27,8 @@ typedef struct kc_worker_conf_s {
     int64_t batch_max_messages;
     int64_t batch_linger_ms;
     int64_t sla_deadline_ms;
+    int64_t sla_deadline_margin_ms;
+    int64_t llm_queue_max;
     int64_t query_max_bytes;
     char *taxonomy_file;
     char *worker_id;

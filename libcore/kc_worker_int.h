@@ -12,6 +12,7 @@
 #define KC_WORKER_INT_H
 
 #include "kc_avro.h"
+#include "kc_heap.h"
 #include "kc_keymap.h"
 #include "kc_l1.h"
 #include "kc_llm.h"
@@ -28,6 +29,9 @@ typedef struct kc_lookup_s kc_lookup_t;
 
 typedef struct kc_wreq_s {
     struct kc_wreq_s *next; /* next waiter of the same lookup */
+    kc_lookup_t *lookup;    /* the lookup it waits on, NULL once answered */
+    size_t dl_pos;          /* position in the deadline heap */
+    int64_t fire_at;        /* wall-clock us: answer by fallback if still waiting */
     int32_t partition;
     int64_t offset;
     uint32_t gen; /* partition generation when consumed */
@@ -54,8 +58,10 @@ struct kc_lookup_s {
     size_t waiter_cnt;
     int attempts;
     bool write_cache;
+    bool in_call;        /* an LLM call for it is running */
+    kc_priority_t prio;  /* highest waiter priority */
     int64_t deadline_at; /* earliest waiter deadline */
-    kc_lookup_t *qnext;  /* pending-queue link */
+    size_t pq_pos;       /* position in the LLM queue, KC_HEAP_NONE if not queued */
 };
 
 /* A running LLM call and the lookups it answers, in id order. */
@@ -81,8 +87,8 @@ struct kc_worker_s {
     kc_llm_t *llm;
     bool llm_enabled;
     kc_keymap_t *inflight;
-    kc_lookup_t *pq_head, *pq_tail; /* lookups waiting for an LLM slot */
-    size_t pq_len;
+    kc_heap_t llmq;      /* lookups waiting for an LLM slot: priority, then deadline */
+    kc_heap_t deadlines; /* waiting requests by fire_at */
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     rd_kafka_queue_t *cq; /* consumer queue */
@@ -105,6 +111,9 @@ struct kc_worker_s {
 void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm);
 void kc_worker_dispatch(kc_worker_t *w);
 void kc_worker_lookups_abandon(kc_worker_t *w);
+void kc_worker_deadlines(kc_worker_t *w);
+int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms);
+void kc_worker_queues_init(kc_worker_t *w);
 
 /* kc_worker_reply.c */
 typedef struct kc_reply_s {

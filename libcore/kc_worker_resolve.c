@@ -43,21 +43,99 @@ static kc_lookup_t *lookup_new(const kc_wreq_t *wr, const char *norm, size_t nor
     lk->key = wr->key;
     lk->waiters_tail = &lk->waiters;
     lk->deadline_at = INT64_MAX;
+    lk->prio = KC_PRIO_LOW;
+    lk->pq_pos = KC_HEAP_NONE;
     return lk;
 }
 
-static void lookup_attach(kc_lookup_t *lk, kc_wreq_t *wr)
+/* ------------------------------------------------------------- queues */
+
+/* LLM queue order: higher priority first, then the earliest deadline. */
+static bool llmq_before(const void *a, const void *b)
 {
+    const kc_lookup_t *x = a, *y = b;
+
+    if (x->prio != y->prio) {
+        return x->prio > y->prio;
+    }
+    return x->deadline_at < y->deadline_at;
+}
+
+static void llmq_set_pos(void *e, size_t pos)
+{
+    ((kc_lookup_t *)e)->pq_pos = pos;
+}
+
+static bool deadline_before(const void *a, const void *b)
+{
+    return ((const kc_wreq_t *)a)->fire_at < ((const kc_wreq_t *)b)->fire_at;
+}
+
+static void deadline_set_pos(void *e, size_t pos)
+{
+    ((kc_wreq_t *)e)->dl_pos = pos;
+}
+
+void kc_worker_queues_init(kc_worker_t *w)
+{
+    kc_heap_init(&w->llmq, llmq_before, llmq_set_pos);
+    kc_heap_init(&w->deadlines, deadline_before, deadline_set_pos);
+}
+
+static int llmq_push(kc_worker_t *w, kc_lookup_t *lk)
+{
+    return kc_heap_push(&w->llmq, lk);
+}
+
+/* ------------------------------------------------------------- waiters */
+
+static int lookup_attach(kc_worker_t *w, kc_lookup_t *lk, kc_wreq_t *wr)
+{
+    bool reorder = false;
+
+    if (kc_heap_push(&w->deadlines, wr) != 0) {
+        return KC_ERR_NOMEM;
+    }
     wr->next = NULL;
+    wr->lookup = lk;
     *lk->waiters_tail = wr;
     lk->waiters_tail = &wr->next;
     lk->waiter_cnt++;
     if (wr->deadline_at < lk->deadline_at) {
         lk->deadline_at = wr->deadline_at;
+        reorder = true;
+    }
+    if (wr->req.priority > lk->prio) {
+        lk->prio = wr->req.priority;
+        reorder = true;
+    }
+    if (reorder && lk->pq_pos != KC_HEAP_NONE) {
+        kc_heap_update(&w->llmq, lk->pq_pos);
     }
     if (wr->req.cache_policy != KC_CACHE_BYPASS) {
         lk->write_cache = true;
     }
+    return 0;
+}
+
+/* Take a waiter off its lookup (answered early by the deadline timer). */
+static void lookup_detach(kc_lookup_t *lk, kc_wreq_t *wr)
+{
+    kc_wreq_t **pp = &lk->waiters;
+
+    while (*pp && *pp != wr) {
+        pp = &(*pp)->next;
+    }
+    if (!*pp) {
+        return;
+    }
+    *pp = wr->next;
+    if (lk->waiters_tail == &wr->next) {
+        lk->waiters_tail = pp;
+    }
+    lk->waiter_cnt--;
+    wr->next = NULL;
+    wr->lookup = NULL;
 }
 
 static void lookup_free(kc_lookup_t *lk)
@@ -67,41 +145,13 @@ static void lookup_free(kc_lookup_t *lk)
     free(lk);
 }
 
-static void pq_push_back(kc_worker_t *w, kc_lookup_t *lk)
+static void reply_waiter(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
 {
-    lk->qnext = NULL;
-    if (w->pq_tail) {
-        w->pq_tail->qnext = lk;
-    } else {
-        w->pq_head = lk;
+    if (wr->dl_pos != KC_HEAP_NONE) {
+        kc_heap_remove(&w->deadlines, wr->dl_pos);
     }
-    w->pq_tail = lk;
-    w->pq_len++;
-}
-
-/* Retries go first: they have waited longest. */
-static void pq_push_front(kc_worker_t *w, kc_lookup_t *lk)
-{
-    lk->qnext = w->pq_head;
-    w->pq_head = lk;
-    if (!w->pq_tail) {
-        w->pq_tail = lk;
-    }
-    w->pq_len++;
-}
-
-static kc_lookup_t *pq_pop(kc_worker_t *w)
-{
-    kc_lookup_t *lk = w->pq_head;
-
-    if (lk) {
-        w->pq_head = lk->qnext;
-        if (!w->pq_head) {
-            w->pq_tail = NULL;
-        }
-        w->pq_len--;
-    }
-    return lk;
+    wr->lookup = NULL;
+    kc_worker_reply(w, wr, rp);
 }
 
 /* Reply to every waiter, then forget the lookup. */
@@ -110,26 +160,71 @@ static void lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp)
     kc_wreq_t *wr = lk->waiters, *next;
 
     kc_keymap_del(w->inflight, &lk->key);
+    if (lk->pq_pos != KC_HEAP_NONE) {
+        kc_heap_remove(&w->llmq, lk->pq_pos);
+    }
     for (; wr; wr = next) {
         next = wr->next;
-        kc_worker_reply(w, wr, rp);
+        reply_waiter(w, wr, rp);
     }
     lookup_free(lk);
+}
+
+static void fallback_reply(kc_worker_t *w, const char *norm, size_t norm_len, const char *why,
+                           kc_reply_t *rp, kc_fallback_result_t *fb)
+{
+    kc_fallback_classify(w->tx, norm, norm_len, fb);
+    memset(rp, 0, sizeof(*rp));
+    rp->category = w->tx->categories[fb->category].name;
+    rp->confidence = fb->confidence;
+    rp->reasoning = fb->reasoning;
+    rp->status = KC_STATUS_DEGRADED;
+    rp->error = why;
+    rp->source = KC_SRC_FALLBACK;
 }
 
 static void lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
 {
     kc_fallback_result_t fb;
-    kc_reply_t rp = {0};
+    kc_reply_t rp;
 
-    kc_fallback_classify(w->tx, lk->norm, lk->norm_len, &fb);
-    rp.category = w->tx->categories[fb.category].name;
-    rp.confidence = fb.confidence;
-    rp.reasoning = fb.reasoning;
-    rp.status = KC_STATUS_DEGRADED;
-    rp.error = why;
-    rp.source = KC_SRC_FALLBACK;
+    fallback_reply(w, lk->norm, lk->norm_len, why, &rp, &fb);
     lookup_finish(w, lk, &rp);
+}
+
+/* ------------------------------------------------------------- deadlines */
+
+/* Answer every request whose time is up by the fallback; its lookup goes on,
+ * so a late LLM answer still fills the cache (and sends no second reply). */
+void kc_worker_deadlines(kc_worker_t *w)
+{
+    int64_t now = kc_now_us();
+    kc_wreq_t *wr;
+
+    while ((wr = kc_heap_peek(&w->deadlines)) && wr->fire_at <= now) {
+        kc_lookup_t *lk = wr->lookup;
+        kc_fallback_result_t fb;
+        kc_reply_t rp;
+
+        kc_heap_pop(&w->deadlines);
+        lookup_detach(lk, wr);
+        fallback_reply(w, lk->norm, lk->norm_len, "deadline reached before the LLM answered", &rp,
+                       &fb);
+        w->stats.deadline_fallbacks++;
+        kc_worker_reply(w, wr, &rp);
+    }
+}
+
+int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
+{
+    kc_wreq_t *wr = kc_heap_peek(&w->deadlines);
+    int64_t ms;
+
+    if (!wr) {
+        return max_ms;
+    }
+    ms = (wr->fire_at - kc_now_us() + 999) / 1000;
+    return ms < 0 ? 0 : ms < max_ms ? (int)ms : max_ms;
 }
 
 /* ------------------------------------------------------------- LLM answers */
@@ -157,12 +252,12 @@ static void lookup_answer(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_item_t *
 }
 
 /* A missing or invalid result, or a failed call: try again in a later call
- * while attempts and time remain, else the fallback answers. */
+ * while attempts remain (the deadline timer answers waiters that cannot wait),
+ * else the fallback answers. */
 static void lookup_retry_or_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
 {
-    if (++lk->attempts < w->conf.llm_item_attempts && kc_now_us() < lk->deadline_at) {
+    if (++lk->attempts < w->conf.llm_item_attempts && llmq_push(w, lk) == 0) {
         w->stats.llm_retried_items++;
-        pq_push_front(w, lk);
         return;
     }
     lookup_fallback(w, lk, why);
@@ -181,6 +276,7 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
         kc_lookup_t *lk = call->lookups[i];
         const kc_llm_item_t *it = out->err ? NULL : &out->resp.items[i];
 
+        lk->in_call = false;
         if (it && it->state == KC_LLM_ITEM_OK) {
             lookup_answer(w, lk, it, out, call->n);
         } else if (out->err) {
@@ -196,23 +292,24 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
 }
 
 /* Start as many LLM calls as slots allow, each with up to llm.batch.max
- * distinct queries. */
+ * distinct queries taken in queue order (priority, then deadline), so a
+ * low-priority miss rides along in a call that higher ones did not fill. */
 void kc_worker_dispatch(kc_worker_t *w)
 {
     const char *texts[1024];
     size_t lens[1024];
     char errstr[256];
+    kc_lookup_t *lk;
 
     if (!w->llm_enabled) {
-        kc_lookup_t *lk;
-        while ((lk = pq_pop(w))) {
+        while ((lk = kc_heap_pop(&w->llmq))) {
             lookup_fallback(w, lk, "LLM disabled (llm.url is empty)");
         }
         return;
     }
-    while (w->pq_len > 0 && (int64_t)kc_llm_inflight(w->llm) < w->conf.llm_inflight_max) {
-        size_t n =
-            w->pq_len < (size_t)w->conf.llm_batch_max ? w->pq_len : (size_t)w->conf.llm_batch_max;
+    while (w->llmq.cnt > 0 && (int64_t)kc_llm_inflight(w->llm) < w->conf.llm_inflight_max) {
+        size_t n = w->llmq.cnt < (size_t)w->conf.llm_batch_max ? w->llmq.cnt
+                                                               : (size_t)w->conf.llm_batch_max;
         kc_wcall_t *call = malloc(sizeof(*call) + n * sizeof(kc_lookup_t *));
 
         if (!call) {
@@ -221,9 +318,10 @@ void kc_worker_dispatch(kc_worker_t *w)
         call->w = w;
         call->n = n;
         for (size_t i = 0; i < n; i++) {
-            call->lookups[i] = pq_pop(w);
-            texts[i] = call->lookups[i]->text;
-            lens[i] = call->lookups[i]->text_len;
+            lk = call->lookups[i] = kc_heap_pop(&w->llmq);
+            lk->in_call = true;
+            texts[i] = lk->text;
+            lens[i] = lk->text_len;
         }
         if (kc_llm_submit(w->llm, texts, lens, n, llm_done_cb, call, errstr, sizeof(errstr))) {
             kc_log(KC_LOG_WARN, "cannot start LLM call: %s", errstr);
@@ -241,7 +339,7 @@ void kc_worker_lookups_abandon(kc_worker_t *w)
 {
     kc_lookup_t *lk;
 
-    while ((lk = pq_pop(w))) {
+    while ((lk = kc_heap_pop(&w->llmq))) {
         lookup_fallback(w, lk, "worker shutting down");
     }
 }
@@ -285,6 +383,7 @@ static kc_wreq_t *wreq_new(kc_worker_t *w, const rd_kafka_message_t *rkm)
                    (int)rkm->partition);
         }
     }
+    wr->dl_pos = KC_HEAP_NONE;
     w->outstanding++;
     w->stats.requests++;
     return wr;
@@ -338,6 +437,7 @@ static void set_deadline(kc_worker_t *w, kc_wreq_t *wr)
     int64_t created = wr->req.created_at > 0 ? wr->req.created_at : wr->consumed_at;
 
     wr->deadline_at = created + budget * 1000;
+    wr->fire_at = wr->deadline_at - w->conf.sla_deadline_margin_ms * 1000;
 }
 
 static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
@@ -360,6 +460,28 @@ static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     return true;
 }
 
+/* A request consumed when its time is already up (a backlog) is answered by
+ * the fallback at once; a lookup still runs to fill the cache, unless the LLM
+ * queue is saturated. */
+static void resolve_late(kc_worker_t *w, kc_wreq_t *wr, kc_lookup_t *lk, size_t norm_len)
+{
+    kc_fallback_result_t fb;
+    kc_reply_t rp;
+
+    if (!lk && wr->req.cache_policy != KC_CACHE_BYPASS &&
+        w->llmq.cnt < (size_t)w->conf.llm_queue_max &&
+        (lk = lookup_new(wr, w->normbuf, norm_len))) {
+        lk->write_cache = true;
+        if (kc_keymap_put(w->inflight, &lk->key, lk) != 0 || llmq_push(w, lk) != 0) {
+            kc_keymap_del(w->inflight, &lk->key);
+            lookup_free(lk);
+        }
+    }
+    fallback_reply(w, w->normbuf, norm_len, "request consumed past its deadline", &rp, &fb);
+    w->stats.deadline_fallbacks++;
+    kc_worker_reply(w, wr, &rp);
+}
+
 static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
 {
     kc_lookup_t *lk;
@@ -371,10 +493,16 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     }
     wr->cache_us = kc_mono_us() - wr->consumed_mono;
     lk = kc_keymap_get(w->inflight, &wr->key);
+    if (kc_now_us() >= wr->fire_at) {
+        resolve_late(w, wr, lk, norm_len);
+        return;
+    }
     if (lk) {
         wr->coalesced = true;
         w->stats.coalesced++;
-        lookup_attach(lk, wr);
+        if (lookup_attach(w, lk, wr) != 0) {
+            kc_worker_reply_error(w, wr, "out of memory");
+        }
         return;
     }
     lk = lookup_new(wr, w->normbuf, norm_len);
@@ -385,8 +513,13 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
         kc_worker_reply_error(w, wr, "out of memory");
         return;
     }
-    lookup_attach(lk, wr);
-    pq_push_back(w, lk);
+    if (lookup_attach(w, lk, wr) != 0) {
+        kc_keymap_del(w->inflight, &lk->key);
+        lookup_free(lk);
+        kc_worker_reply_error(w, wr, "out of memory");
+    } else if (llmq_push(w, lk) != 0) {
+        lookup_fallback(w, lk, "out of memory queueing the LLM lookup");
+    }
 }
 
 void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm)

@@ -512,7 +512,10 @@ done:
 static rd_kafka_t *consumer_new(produce_t *pr)
 {
     /* librdkafka refuses assign() without a group.id; a unique throwaway one is
-     * never joined (no subscribe) and never committed to. */
+     * never joined (no subscribe) and never committed to. A short fetch wait
+     * keeps up with bursts on brokers that do not answer a waiting fetch as
+     * soon as data arrives (the mock cluster), where a burst could otherwise
+     * outrun its retention before we read it. */
     char group[KC_UUID_STR_SIZE + 24] = "kclassify-produce-";
     const char *const defaults[] = {"group.id",
                                     group,
@@ -522,6 +525,8 @@ static rd_kafka_t *consumer_new(produce_t *pr)
                                     "false",
                                     "enable.partition.eof",
                                     "false",
+                                    "fetch.wait.max.ms",
+                                    "100",
                                     NULL};
     rd_kafka_conf_t *conf;
     rd_kafka_topic_partition_list_t *parts;

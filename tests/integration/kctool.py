@@ -385,6 +385,7 @@ def cmd_gen_dlt_spec(a):
         ("frame-only", good[:5]),
         ("random-bytes", bytes([0xde, 0xad]) + rng.randbytes(40)),
         ("empty", b""),
+        ("null-value", None),  # a tombstone
         ("corrupt-body", good[:5] + bytes([0x7f] * 3) + rng.randbytes(20)),
         ("trailing-garbage", good + b"\x00\x01\x02"),
     ]
@@ -397,8 +398,8 @@ def cmd_gen_dlt_spec(a):
             out.append({"label": "valid", "request_id": rid, "key": "k-" + rid,
                         "hex": req(rid, valid_queries[n % len(valid_queries)]).hex()})
             n += 1
-        out.append({"label": label, "key": "bad-%s" % label, "hex": value.hex(),
-                    "headers": {"x-test": label}})
+        out.append({"label": label, "key": "bad-%s" % label,
+                    "hex": None if value is None else value.hex(), "headers": {"x-test": label}})
     # Decodable but invalid: answered with an ERROR reply, not dead-lettered.
     out.append({"label": "invalid-utf8", "request_id": "dlt-utf8", "key": "k-utf8",
                 "hex": (good[:5] + _request_body_raw("dlt-utf8", b"caf\xc3(")).hex()})
