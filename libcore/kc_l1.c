@@ -30,6 +30,7 @@ typedef struct l1_entry_s {
     int64_t expires_at; /* monotonic us */
     int64_t created_at; /* wall-clock us, from the answer */
     float confidence;
+    uint32_t size; /* bytes allocated for the entry, counted against max_bytes */
     uint32_t norm_len;
     uint32_t cat_off, rsn_off, mdl_off; /* into data[]; norm_query is at 0 */
     char data[];
@@ -40,6 +41,7 @@ struct kc_l1_s {
     size_t mask; /* bucket count - 1 */
     l1_entry_t *head, *tail;
     size_t cnt, max;
+    size_t bytes, max_bytes; /* max_bytes 0 = bounded by entries only */
     kc_l1_stats_t st;
 };
 
@@ -100,6 +102,7 @@ static void entry_remove(kc_l1_t *l1, l1_entry_t **pp)
     *pp = e->hnext;
     lru_unlink(l1, e);
     l1->cnt--;
+    l1->bytes -= e->size;
     free(e);
 }
 
@@ -222,6 +225,7 @@ static l1_entry_t *entry_new(const kc_key_t *key, const kc_answer_t *ans, int64_
         return NULL;
     }
     e->hnext = e->prev = e->next = NULL;
+    e->size = (uint32_t)(sizeof(*e) + total);
     e->key = *key;
     e->expires_at = expires_at;
     e->created_at = ans->created_at;
@@ -258,7 +262,9 @@ int kc_l1_put(kc_l1_t *l1, const kc_key_t *key, const kc_answer_t *ans, int64_t 
     }
     if ((pp = chain_find(l1, key))) {
         entry_remove(l1, pp);
-    } else if (l1->cnt >= l1->max) {
+    }
+    while (l1->tail &&
+           (l1->cnt >= l1->max || (l1->max_bytes && l1->bytes + e->size > l1->max_bytes))) {
         entry_remove(l1, chain_find(l1, &l1->tail->key));
         l1->st.evicted++;
     }
@@ -267,6 +273,7 @@ int kc_l1_put(kc_l1_t *l1, const kc_key_t *key, const kc_answer_t *ans, int64_t 
     *bucket = e;
     lru_push_front(l1, e);
     l1->cnt++;
+    l1->bytes += e->size;
     l1->st.inserts++;
     return 0;
 }
@@ -280,6 +287,16 @@ int kc_l1_del(kc_l1_t *l1, const kc_key_t *key)
     }
     entry_remove(l1, pp);
     return 0;
+}
+
+void kc_l1_set_max_bytes(kc_l1_t *l1, size_t max_bytes)
+{
+    l1->max_bytes = max_bytes;
+}
+
+size_t kc_l1_bytes(const kc_l1_t *l1)
+{
+    return l1->bytes;
 }
 
 size_t kc_l1_count(const kc_l1_t *l1)

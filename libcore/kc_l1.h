@@ -2,7 +2,7 @@
  * @file kc_l1.h
  * @brief L1 cache: in-process LRU with per-entry TTL, keyed by kc_key_t.
  *
- * Bounded by entry count. Each entry stores the normalized query, which is
+ * Bounded by entry count and optionally by bytes. Each entry stores the normalized query, which is
  * compared on hit so a (vanishingly unlikely) hash collision is a miss, never
  * a wrong answer. Not thread-safe (one per event loop).
  */
@@ -56,6 +56,15 @@ int kc_l1_put(kc_l1_t *l1, const kc_key_t *key, const kc_answer_t *ans, int64_t 
 int kc_l1_del(kc_l1_t *l1, const kc_key_t *key);
 
 size_t kc_l1_count(const kc_l1_t *l1);
+
+/**
+ * @brief Also bound the cache by the bytes its entries take (header and
+ * strings, not malloc overhead); 0 = entries only. Applies from the next put.
+ */
+void kc_l1_set_max_bytes(kc_l1_t *l1, size_t max_bytes);
+
+/** @brief Bytes the entries take now. */
+size_t kc_l1_bytes(const kc_l1_t *l1);
 
 /** @brief Counters since creation. */
 typedef struct kc_l1_stats_s {

@@ -206,8 +206,6 @@ static int queue_pipe(rd_kafka_queue_t *q, int fds[2])
 static int kafka_start(kc_worker_t *w, char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *kconf;
-    rd_kafka_topic_partition_list_t *topics;
-    rd_kafka_resp_err_t err;
     char kerr[512];
 
     if (!(kconf = kafka_conf(w, false, errstr, errstr_size))) {
@@ -230,6 +228,14 @@ static int kafka_start(kc_worker_t *w, char *errstr, size_t errstr_size)
     if (queue_pipe(w->cq, w->cq_pipe) || queue_pipe(w->mq, w->mq_pipe)) {
         return kc_seterr(KC_ERR_IO, errstr, errstr_size, "pipe: %s", strerror(errno));
     }
+    return 0;
+}
+
+static int subscribe(kc_worker_t *w, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_resp_err_t err;
+
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, w->conf.topic_requests, RD_KAFKA_PARTITION_UA);
     err = rd_kafka_subscribe(w->consumer, topics);
@@ -262,6 +268,9 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
     if (w->conf.cache_l1_ttl_s > 0 && !(w->l1 = kc_l1_new((size_t)w->conf.cache_l1_entries))) {
         return kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "cannot allocate the L1 cache");
     }
+    if (w->l1) {
+        kc_l1_set_max_bytes(w->l1, (size_t)w->conf.cache_l1_max_mb << 20);
+    }
     w->llm_enabled = *w->conf.llm_url != '\0';
     if (!(w->llm = kc_llm_new(&lconf, w->tx, errstr, errstr_size))) {
         return KC_ERR_NOMEM;
@@ -280,6 +289,9 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
         snprintf(w->worker_id, sizeof(w->worker_id), "%s-%d", host, (int)getpid());
     } else {
         snprintf(w->worker_id, sizeof(w->worker_id), "%s", w->conf.worker_id);
+    }
+    if (kc_worker_cache_open(w, errstr, errstr_size) != 0) {
+        return KC_ERR_CONFIG;
     }
     return kafka_start(w, errstr, errstr_size);
 }
@@ -340,6 +352,10 @@ void kc_worker_destroy(kc_worker_t *w)
         kc_wm_destroy(w->parts[i].wm);
     }
     free(w->parts);
+    kc_worker_cache_close(w);
+    if (w->warm_fp) {
+        fclose(w->warm_fp);
+    }
     kc_keymap_destroy(w->inflight);
     kc_heap_free(&w->llmq);
     kc_heap_free(&w->deadlines);
@@ -406,6 +422,9 @@ static void consume(kc_worker_t *w)
     }
     if (cnt > 0) {
         handle_batch(w, w->msgs, cnt);
+        if (kc_worker_cache_enabled(w)) {
+            kc_worker_cache_stage(w);
+        }
     }
 }
 
@@ -425,6 +444,8 @@ static void loop_once(kc_worker_t *w, bool consuming, int timeout_ms)
     kc_llm_perform(w->llm);
     kc_worker_deadlines(w);
     kc_worker_dispatch(w);
+    kc_worker_cache_flush(w);
+    kc_worker_cache_tick(w);
     rd_kafka_poll(w->producer, 0);
     offsets_store(w);
 }
@@ -452,6 +473,15 @@ int kc_worker_run(kc_worker_t *w, char *errstr, size_t errstr_size)
 {
     rd_kafka_resp_err_t err;
 
+    if (kc_worker_warm_start(w, errstr, errstr_size) != 0) {
+        return KC_ERR_CONFIG;
+    }
+    while (w->warm_t0 && !w->stop && kc_worker_warm_step(w)) {
+        loop_once(w, false, 10);
+    }
+    if (subscribe(w, errstr, errstr_size) != 0) {
+        return KC_ERR_KAFKA;
+    }
     kc_log(KC_LOG_INFO, "worker %s consuming %s (LLM %s)", w->worker_id, w->conf.topic_requests,
            w->llm_enabled ? w->conf.llm_url : "disabled");
     while (!w->stop) {

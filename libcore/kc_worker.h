@@ -48,6 +48,9 @@ typedef struct kc_worker_stats_s {
     uint64_t llm_failed_calls;
     uint64_t llm_retried_items;
     uint64_t deadline_fallbacks;
+    uint64_t cache_hits[6];   /**< by kc_source_t level (L1, LMDB, REDIS) */
+    uint64_t cache_misses[6]; /**< by kc_source_t level */
+    uint64_t lease_waits;     /**< lookups that waited on another worker's lease */
 } kc_worker_stats_t;
 void kc_worker_stats(const kc_worker_t *w, kc_worker_stats_t *st);
 

@@ -16,6 +16,8 @@
 #include "kc_keymap.h"
 #include "kc_l1.h"
 #include "kc_llm.h"
+#include "kc_lmdb.h"
+#include "kc_redis.h"
 #include "kc_normalize.h"
 #include "kc_taxonomy.h"
 #include "kc_wm.h"
@@ -24,6 +26,7 @@
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct kc_lookup_s kc_lookup_t;
 
@@ -58,7 +61,10 @@ struct kc_lookup_s {
     size_t waiter_cnt;
     int attempts;
     bool write_cache;
+    bool read_cache;     /* no REFRESH/BYPASS waiter: LMDB/Redis may answer */
     bool in_call;        /* an LLM call for it is running */
+    bool leased;         /* holds the fleet-wide Redis lease: release after answering */
+    bool lease_wait;     /* another worker holds the lease: waiting for its answer */
     kc_priority_t prio;  /* highest waiter priority */
     int64_t deadline_at; /* earliest waiter deadline */
     size_t pq_pos;       /* position in the LLM queue, KC_HEAP_NONE if not queued */
@@ -70,6 +76,35 @@ typedef struct kc_wcall_s {
     size_t n;
     kc_lookup_t *lookups[];
 } kc_wcall_t;
+
+/* The cache levels below L1 and the work batched for them. */
+typedef struct kc_wcache_s {
+    kc_lmdb_t *lmdb;
+    kc_redis_t *redis;
+    char lease_token[160];
+    kc_lookup_t **staged; /* new lookups of this micro-batch, for LMDB/Redis */
+    size_t staged_cnt, staged_size;
+    kc_lookup_t **lwait; /* lookups waiting on another worker's lease */
+    size_t lwait_cnt, lwait_size;
+    /* Pending writes, flushed once per loop pass: one LMDB transaction and
+     * one Redis pipeline however many answers arrived. */
+    kc_key_t *wkeys;
+    kc_buf_t *wlmdb, *wredis; /* encoded records; len 0 = not for that level */
+    size_t wcnt, wsize;
+    kc_key_t *rkeys; /* leases to release */
+    size_t rcnt, rsize;
+    /* Scratch for batched lookups. */
+    kc_key_t *keys;
+    const char **norms;
+    size_t *norm_lens;
+    kc_cache_rec_t *recs;
+    int *rcs;
+    bool *found;
+    kc_buf_t *vals;
+    size_t scratch_size;
+    kc_buf_t arena;
+    int64_t next_poll, next_sync, next_purge; /* monotonic us */
+} kc_wcache_t;
 
 typedef struct kc_part_s {
     kc_wm_t *wm;
@@ -87,6 +122,9 @@ struct kc_worker_s {
     kc_llm_t *llm;
     bool llm_enabled;
     kc_keymap_t *inflight;
+    kc_wcache_t cache;
+    FILE *warm_fp; /* cache.warm.file being read; NULL when done */
+    int64_t warm_started, warm_t0;
     kc_heap_t llmq;      /* lookups waiting for an LLM slot: priority, then deadline */
     kc_heap_t deadlines; /* waiting requests by fire_at */
     rd_kafka_t *consumer;
@@ -107,15 +145,6 @@ struct kc_worker_s {
     kc_worker_stats_t stats;
 };
 
-/* kc_worker_resolve.c */
-void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm);
-void kc_worker_dispatch(kc_worker_t *w);
-void kc_worker_lookups_abandon(kc_worker_t *w);
-void kc_worker_deadlines(kc_worker_t *w);
-int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms);
-void kc_worker_queues_init(kc_worker_t *w);
-
-/* kc_worker_reply.c */
 typedef struct kc_reply_s {
     const char *category;
     float confidence;
@@ -127,6 +156,37 @@ typedef struct kc_reply_s {
     int64_t llm_us;
     int32_t batch_size;
 } kc_reply_t;
+
+/* kc_worker_resolve.c */
+void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm);
+void kc_worker_dispatch(kc_worker_t *w);
+void kc_worker_lookups_abandon(kc_worker_t *w);
+void kc_worker_deadlines(kc_worker_t *w);
+int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms);
+void kc_worker_queues_init(kc_worker_t *w);
+
+kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t norm_len,
+                                  const char *text, size_t text_len);
+void kc_worker_lookup_free(kc_lookup_t *lk);
+int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk);
+void kc_worker_lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp);
+void kc_worker_l1_put(kc_worker_t *w, const kc_lookup_t *lk, const kc_reply_t *rp, int64_t ttl_us);
+
+/* kc_worker_cache.c */
+int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size);
+void kc_worker_cache_close(kc_worker_t *w);
+bool kc_worker_cache_enabled(const kc_worker_t *w);
+int kc_worker_cache_stage_add(kc_worker_t *w, kc_lookup_t *lk);
+void kc_worker_cache_stage(kc_worker_t *w);
+void kc_worker_cache_store(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp);
+void kc_worker_cache_flush(kc_worker_t *w);
+void kc_worker_cache_tick(kc_worker_t *w);
+
+/* kc_worker_warm.c */
+int kc_worker_warm_start(kc_worker_t *w, char *errstr, size_t errstr_size);
+bool kc_worker_warm_step(kc_worker_t *w);
+
+/* kc_worker_reply.c */
 
 void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp);
 void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)

@@ -10,11 +10,10 @@
 
 /* ---------------------------------------------------------------- lookups */
 
-static kc_lookup_t *lookup_new(const kc_wreq_t *wr, const char *norm, size_t norm_len)
+kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t norm_len,
+                                  const char *text, size_t text_len)
 {
     kc_lookup_t *lk = calloc(1, sizeof(*lk));
-    const char *text = wr->req.query;
-    size_t text_len = wr->req.query_len;
 
     if (!lk) {
         return NULL;
@@ -30,22 +29,29 @@ static kc_lookup_t *lookup_new(const kc_wreq_t *wr, const char *norm, size_t nor
     lk->norm = malloc(norm_len + 1);
     lk->text = malloc(text_len + 1);
     if (!lk->norm || !lk->text) {
-        free(lk->norm);
-        free(lk->text);
-        free(lk);
+        kc_worker_lookup_free(lk);
         return NULL;
     }
-    memcpy(lk->norm, norm, norm_len + 1);
+    memcpy(lk->norm, norm, norm_len);
+    lk->norm[norm_len] = '\0';
     lk->norm_len = norm_len;
     memcpy(lk->text, text, text_len);
     lk->text[text_len] = '\0';
     lk->text_len = text_len;
-    lk->key = wr->key;
+    lk->key = *key;
     lk->waiters_tail = &lk->waiters;
     lk->deadline_at = INT64_MAX;
     lk->prio = KC_PRIO_LOW;
     lk->pq_pos = KC_HEAP_NONE;
+    lk->read_cache = true;
     return lk;
+}
+
+void kc_worker_lookup_free(kc_lookup_t *lk)
+{
+    free(lk->norm);
+    free(lk->text);
+    free(lk);
 }
 
 /* ------------------------------------------------------------- queues */
@@ -82,7 +88,7 @@ void kc_worker_queues_init(kc_worker_t *w)
     kc_heap_init(&w->deadlines, deadline_before, deadline_set_pos);
 }
 
-static int llmq_push(kc_worker_t *w, kc_lookup_t *lk)
+int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk)
 {
     return kc_heap_push(&w->llmq, lk);
 }
@@ -115,6 +121,9 @@ static int lookup_attach(kc_worker_t *w, kc_lookup_t *lk, kc_wreq_t *wr)
     if (wr->req.cache_policy != KC_CACHE_BYPASS) {
         lk->write_cache = true;
     }
+    if (wr->req.cache_policy != KC_CACHE_USE) {
+        lk->read_cache = false;
+    }
     return 0;
 }
 
@@ -138,13 +147,6 @@ static void lookup_detach(kc_lookup_t *lk, kc_wreq_t *wr)
     wr->lookup = NULL;
 }
 
-static void lookup_free(kc_lookup_t *lk)
-{
-    free(lk->norm);
-    free(lk->text);
-    free(lk);
-}
-
 static void reply_waiter(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
 {
     if (wr->dl_pos != KC_HEAP_NONE) {
@@ -155,7 +157,7 @@ static void reply_waiter(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
 }
 
 /* Reply to every waiter, then forget the lookup. */
-static void lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp)
+void kc_worker_lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp)
 {
     kc_wreq_t *wr = lk->waiters, *next;
 
@@ -163,11 +165,11 @@ static void lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp)
     if (lk->pq_pos != KC_HEAP_NONE) {
         kc_heap_remove(&w->llmq, lk->pq_pos);
     }
-    for (; wr; wr = next) {
+    for (; wr; wr = next) { /* rp is NULL only for a lookup without waiters */
         next = wr->next;
         reply_waiter(w, wr, rp);
     }
-    lookup_free(lk);
+    kc_worker_lookup_free(lk);
 }
 
 static void fallback_reply(kc_worker_t *w, const char *norm, size_t norm_len, const char *why,
@@ -183,13 +185,28 @@ static void fallback_reply(kc_worker_t *w, const char *norm, size_t norm_len, co
     rp->source = KC_SRC_FALLBACK;
 }
 
+/* The lookup ends without an LLM answer. The fallback's answer is cached
+ * only briefly and only in L1, so a recovered LLM soon replaces it. */
 static void lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
 {
     kc_fallback_result_t fb;
     kc_reply_t rp;
 
     fallback_reply(w, lk->norm, lk->norm_len, why, &rp, &fb);
-    lookup_finish(w, lk, &rp);
+    if (lk->write_cache && w->conf.cache_fallback_ttl_s > 0) {
+        kc_worker_l1_put(w, lk, &rp, w->conf.cache_fallback_ttl_s * 1000000);
+    }
+    kc_worker_lookup_finish(w, lk, &rp);
+}
+
+void kc_worker_l1_put(kc_worker_t *w, const kc_lookup_t *lk, const kc_reply_t *rp, int64_t ttl_us)
+{
+    kc_answer_t ans = {rp->category, rp->confidence, rp->reasoning, rp->model,
+                       lk->norm,     lk->norm_len,   kc_now_us()};
+
+    if (w->l1 && ttl_us > 0) {
+        kc_l1_put(w->l1, &lk->key, &ans, kc_mono_us(), ttl_us);
+    }
 }
 
 /* ------------------------------------------------------------- deadlines */
@@ -243,12 +260,11 @@ static void lookup_answer(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_item_t *
     rp.source = KC_SRC_LLM;
     rp.llm_us = out->latency_us;
     rp.batch_size = (int32_t)n;
-    if (w->l1 && lk->write_cache) {
-        kc_answer_t ans = {rp.category, rp.confidence, rp.reasoning, model,
-                           lk->norm,    lk->norm_len,  kc_now_us()};
-        kc_l1_put(w->l1, &lk->key, &ans, kc_mono_us(), w->conf.cache_l1_ttl_s * 1000000);
+    if (lk->write_cache) {
+        kc_worker_l1_put(w, lk, &rp, w->conf.cache_l1_ttl_s * 1000000);
+        kc_worker_cache_store(w, lk, &rp);
     }
-    lookup_finish(w, lk, &rp);
+    kc_worker_lookup_finish(w, lk, &rp);
 }
 
 /* A missing or invalid result, or a failed call: try again in a later call
@@ -256,7 +272,7 @@ static void lookup_answer(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_item_t *
  * else the fallback answers. */
 static void lookup_retry_or_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
 {
-    if (++lk->attempts < w->conf.llm_item_attempts && llmq_push(w, lk) == 0) {
+    if (++lk->attempts < w->conf.llm_item_attempts && kc_worker_llmq_push(w, lk) == 0) {
         w->stats.llm_retried_items++;
         return;
     }
@@ -445,10 +461,14 @@ static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     kc_answer_t ans;
     kc_reply_t rp = {0};
 
-    if (!w->l1 || wr->req.cache_policy != KC_CACHE_USE ||
-        kc_l1_get(w->l1, &wr->key, w->normbuf, norm_len, kc_mono_us(), &ans) != 0) {
+    if (!w->l1 || wr->req.cache_policy != KC_CACHE_USE) {
         return false;
     }
+    if (kc_l1_get(w->l1, &wr->key, w->normbuf, norm_len, kc_mono_us(), &ans) != 0) {
+        w->stats.cache_misses[KC_SRC_L1]++;
+        return false;
+    }
+    w->stats.cache_hits[KC_SRC_L1]++;
     wr->cache_us = kc_mono_us() - wr->consumed_mono;
     rp.category = ans.category;
     rp.confidence = ans.confidence;
@@ -460,28 +480,19 @@ static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     return true;
 }
 
-/* A request consumed when its time is already up (a backlog) is answered by
- * the fallback at once; a lookup still runs to fill the cache, unless the LLM
- * queue is saturated. */
-static void resolve_late(kc_worker_t *w, kc_wreq_t *wr, kc_lookup_t *lk, size_t norm_len)
+/* Queue a new lookup: to the LMDB/Redis stage of this micro-batch when those
+ * levels may answer it, else straight to the LLM queue. */
+static int lookup_start(kc_worker_t *w, kc_lookup_t *lk)
 {
-    kc_fallback_result_t fb;
-    kc_reply_t rp;
-
-    if (!lk && wr->req.cache_policy != KC_CACHE_BYPASS &&
-        w->llmq.cnt < (size_t)w->conf.llm_queue_max &&
-        (lk = lookup_new(wr, w->normbuf, norm_len))) {
-        lk->write_cache = true;
-        if (kc_keymap_put(w->inflight, &lk->key, lk) != 0 || llmq_push(w, lk) != 0) {
-            kc_keymap_del(w->inflight, &lk->key);
-            lookup_free(lk);
-        }
+    if (lk->read_cache && kc_worker_cache_enabled(w)) {
+        return kc_worker_cache_stage_add(w, lk);
     }
-    fallback_reply(w, w->normbuf, norm_len, "request consumed past its deadline", &rp, &fb);
-    w->stats.deadline_fallbacks++;
-    kc_worker_reply(w, wr, &rp);
+    return kc_worker_llmq_push(w, lk);
 }
 
+/* A request consumed when its time is already up (a backlog) is still looked
+ * up like any other: the deadline timer, run right after this micro-batch's
+ * cache stage, answers it by the fallback if no cache level did. */
 static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
 {
     kc_lookup_t *lk;
@@ -492,12 +503,7 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
         return;
     }
     wr->cache_us = kc_mono_us() - wr->consumed_mono;
-    lk = kc_keymap_get(w->inflight, &wr->key);
-    if (kc_now_us() >= wr->fire_at) {
-        resolve_late(w, wr, lk, norm_len);
-        return;
-    }
-    if (lk) {
+    if ((lk = kc_keymap_get(w->inflight, &wr->key))) {
         wr->coalesced = true;
         w->stats.coalesced++;
         if (lookup_attach(w, lk, wr) != 0) {
@@ -505,20 +511,20 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
         }
         return;
     }
-    lk = lookup_new(wr, w->normbuf, norm_len);
+    lk = kc_worker_lookup_new(&wr->key, w->normbuf, norm_len, wr->req.query, wr->req.query_len);
     if (!lk || kc_keymap_put(w->inflight, &wr->key, lk) != 0) {
         if (lk) {
-            lookup_free(lk);
+            kc_worker_lookup_free(lk);
         }
         kc_worker_reply_error(w, wr, "out of memory");
         return;
     }
     if (lookup_attach(w, lk, wr) != 0) {
         kc_keymap_del(w->inflight, &lk->key);
-        lookup_free(lk);
+        kc_worker_lookup_free(lk);
         kc_worker_reply_error(w, wr, "out of memory");
-    } else if (llmq_push(w, lk) != 0) {
-        lookup_fallback(w, lk, "out of memory queueing the LLM lookup");
+    } else if (lookup_start(w, lk) != 0) {
+        lookup_fallback(w, lk, "out of memory queueing the lookup");
     }
 }
 

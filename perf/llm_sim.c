@@ -320,13 +320,15 @@ int main(int argc, char **argv)
                 port, sim.tx->name ? sim.tx->name : "?", sim.labels.cnt);
     }
 
-    int sig = 0;
-    sigwait(&stop, &sig);
+    siginfo_t si;
+    while (sigwaitinfo(&stop, &si) < 0) {
+        /* EINTR: keep waiting */
+    }
+    /* Always logged: on a shared machine, who sent the signal matters. */
+    fprintf(stderr, "%% kclassify-llm-sim stopping: signal %d from pid %d\n", si.si_signo,
+            (int)si.si_pid);
     atomic_store(&sim.stopping, true); /* cut short sleeping handlers */
     MHD_stop_daemon(daemon);
-    if (sim.conf.verbose) {
-        fprintf(stderr, "%% signal %d: stopped\n", sig);
-    }
     llm_sim_stats_destroy(&sim.stats);
     llm_sim_map_clear(&sim.labels);
     kc_taxonomy_destroy(sim.tx);

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,24 @@ static char *stats_json(llm_sim_t *sim, bool with_queries)
     return out;
 }
 
+/* ------------------------------------------------------------------- log */
+
+static void sim_log(const llm_sim_t *sim, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sim_log(const llm_sim_t *sim, const char *fmt, ...)
+{
+    if (!sim->conf.verbose) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%% ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
 /* ----------------------------------------------------------------- reply */
 
 /* Sends body (owned, may be NULL on ENOMEM) as JSON. */
@@ -232,9 +251,7 @@ static enum MHD_Result chat_call(llm_sim_t *sim, struct MHD_Connection *conn, ui
                            sizeof(errstr)) != 0) {
         llm_sim_call_clear(&call);
         stats_bump(sim, &sim->stats.bad_requests);
-        if (sim->conf.verbose) {
-            fprintf(stderr, "%% call %llu: 400 %s\n", (unsigned long long)call_no, errstr);
-        }
+        sim_log(sim, "call %llu: 400 %s", (unsigned long long)call_no, errstr);
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, errstr, "invalid_request_error", NULL);
     }
     llm_sim_faults_t faults;
@@ -242,6 +259,8 @@ static enum MHD_Result chat_call(llm_sim_t *sim, struct MHD_Connection *conn, ui
     enum MHD_Result ret;
     if (faults.fail_500) {
         stats_bump(sim, &sim->stats.errors_500);
+        sim_log(sim, "call %llu: %zu queries -> 500 (injected)", (unsigned long long)call_no,
+                call.n);
         ret = reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                           "The server had an error while processing your request (simulated)",
                           "server_error", NULL);
@@ -263,11 +282,13 @@ static enum MHD_Result chat_handle(llm_sim_t *sim, struct MHD_Connection *conn,
     stats_bump(sim, &st->calls);
     if (!auth_ok(sim, conn)) {
         stats_bump(sim, &st->unauthorized);
+        sim_log(sim, "call %llu: 401", (unsigned long long)call_no);
         return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "Incorrect API key provided (simulated)",
                            "invalid_request_error", "invalid_api_key");
     }
     if (req->too_big) {
         stats_bump(sim, &st->too_large);
+        sim_log(sim, "call %llu: 413", (unsigned long long)call_no);
         return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 8 MiB",
                            "invalid_request_error", "request_too_large");
     }
@@ -275,6 +296,7 @@ static enum MHD_Result chat_handle(llm_sim_t *sim, struct MHD_Connection *conn,
     if (sim->conf.max_concurrency > 0 && inflight > sim->conf.max_concurrency) {
         atomic_fetch_sub(&st->inflight, 1);
         stats_bump(sim, &st->rejected_429);
+        sim_log(sim, "call %llu: 429 (%d in flight)", (unsigned long long)call_no, inflight);
         return reply(conn, MHD_HTTP_TOO_MANY_REQUESTS,
                      llm_sim_error_build("Rate limit reached: too many concurrent requests "
                                          "(simulated)",

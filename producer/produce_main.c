@@ -157,6 +157,7 @@ typedef struct produce_s {
     uint64_t tracked, answered, untracked, duplicates, foreign, bad_replies;
     /* progress */
     bool progress;
+    bool progress_drawn;
     bool input_done;
     off_t in_size, in_pos;
     int64_t start_us, last_send_us, last_progress_us;
@@ -167,10 +168,12 @@ static uint64_t outstanding(const produce_t *pr)
     return pr->tracked - pr->answered;
 }
 
+/* Erases the progress line (if drawn) so other output does not land inside it. */
 static void progress_clear(produce_t *pr)
 {
-    if (pr->progress) {
+    if (pr->progress_drawn) {
         fputs("\r\033[K", stderr);
+        pr->progress_drawn = false;
     }
 }
 
@@ -190,17 +193,18 @@ static void progress_eta(const produce_t *pr, double elapsed, char *out, size_t 
     }
 }
 
-static void progress_show(produce_t *pr, bool force)
+static void progress_show(produce_t *pr)
 {
     int64_t now = kc_mono_us();
     double elapsed = (double)(now - pr->start_us) / 1e6;
     uint64_t done = pr->wait ? pr->answered : pr->delivered;
     char eta[32];
 
-    if (!pr->progress || (!force && now - pr->last_progress_us < PROGRESS_EVERY_US)) {
+    if (!pr->progress || now - pr->last_progress_us < PROGRESS_EVERY_US) {
         return;
     }
     pr->last_progress_us = now;
+    pr->progress_drawn = true;
     progress_eta(pr, elapsed, eta, sizeof(eta));
     fprintf(stderr, "\r\033[K%% sent %" PRIu64 ", %s %" PRIu64 ", %.0f/s, ETA %s", pr->sent,
             pr->wait ? "answered" : "delivered", done, elapsed > 0 ? (double)done / elapsed : 0.0,
@@ -820,9 +824,10 @@ static int input_run(produce_t *pr)
             break;
         }
         poll_both(pr, 0);
-        progress_show(pr, false);
+        progress_show(pr);
     }
-    if (rc == 0 && ferror(pr->in)) {
+    /* The signal handler is installed without SA_RESTART, so ^C also ends a blocked read. */
+    if (rc == 0 && ferror(pr->in) && !(errno == EINTR && !run)) {
         fprintf(stderr, "%% reading %s: %s\n", pr->input_name, strerror(errno));
         rc = -1;
     }
@@ -841,7 +846,7 @@ static void flush_all(produce_t *pr)
     while (rd_kafka_outq_len(pr->rk) > 0) {
         rd_kafka_poll(pr->rk, pr->rkc ? 0 : 100);
         replies_drain(pr, 100);
-        progress_show(pr, false);
+        progress_show(pr);
         if (!run) {
             rd_kafka_flush(pr->rk, 5000); /* interrupted: a bounded last try */
             break;
@@ -857,7 +862,7 @@ static void wait_replies(produce_t *pr)
     while (run && outstanding(pr) > 0 && kc_mono_us() < deadline) {
         replies_drain(pr, 100);
         rd_kafka_poll(pr->rk, 0);
-        progress_show(pr, false);
+        progress_show(pr);
     }
 }
 
@@ -866,6 +871,10 @@ static int report(produce_t *pr)
     int rc = 0;
 
     progress_clear(pr);
+    if (!run) {
+        fprintf(stderr, "%% interrupted after %" PRIu64 " input line(s)\n", pr->lineno);
+        rc = EXIT_RUNTIME;
+    }
     if (pr->rejected) {
         fprintf(stderr, "%% %" PRIu64 " input line(s) rejected\n", pr->rejected);
         rc = EXIT_RUNTIME;

@@ -53,7 +53,7 @@ fi
 
 "$BIN/kclassify-worker" -b "$BROKERS" -X llm.url="$LLM_URL" \
     -X llm.model="${KCLASSIFY_LLM_MODEL:-gpt-4o-mini}" -X worker.id=quickstart-1 \
-    -X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 \
+    -X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 -X kafka.fetch.wait.max.ms=10 \
     2>"$WORK/worker.log" &
 PIDS+=($!)
 

@@ -450,6 +450,31 @@ END_TEST
 
 /* ------------------------------------------------------------------------- */
 
+/* A byte bound evicts least recently used entries until the new one fits. */
+START_TEST(test_byte_bound)
+{
+    kc_l1_t *l1 = kc_l1_new(1000);
+    char norm[64];
+    size_t one;
+
+    ck_assert_int_eq(put(l1, "query 0", "GENERAL", 0, 100 * SEC), 0);
+    one = kc_l1_bytes(l1);
+    ck_assert_msg(one > strlen("query 0"), "an entry must count its header, got %zu", one);
+    kc_l1_set_max_bytes(l1, one * 3);
+    for (int i = 1; i < 10; i++) {
+        snprintf(norm, sizeof(norm), "query %d", i);
+        ck_assert_int_eq(put(l1, norm, "GENERAL", 0, 100 * SEC), 0);
+        ck_assert_msg(kc_l1_bytes(l1) <= one * 3, "bytes %zu above the bound %zu", kc_l1_bytes(l1),
+                      one * 3);
+    }
+    ck_assert_uint_eq(kc_l1_count(l1), 3);
+    assert_hit(l1, "query 9", "GENERAL", 1);
+    assert_hit(l1, "query 7", "GENERAL", 1);
+    assert_miss(l1, "query 6", 1);
+    kc_l1_destroy(l1);
+}
+END_TEST
+
 static Suite *l1_suite(void)
 {
     Suite *s = suite_create("l1");
@@ -474,6 +499,7 @@ static Suite *l1_suite(void)
     tcase_add_test(tc, test_lru_eviction_order);
     tcase_add_test(tc, test_lru_single_slot);
     tcase_add_test(tc, test_replace);
+    tcase_add_test(tc, test_byte_bound);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("collision");

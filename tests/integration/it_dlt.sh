@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Dead letters: records the worker cannot decode (wrong magic byte, unknown or
-# wrong schema id, truncated, frame only, random bytes, empty, corrupt Avro,
-# trailing bytes, null value) interleaved with valid requests. Each malformed record must
-# land on kclassify.requests.DLT unchanged (value and key) with the headers
-# kclassify.error, kclassify.source.topic/.partition/.offset pointing at the
-# original; every valid request gets exactly one reply; a decodable request
-# with an invalid query gets an ERROR reply (not a dead letter); and the
-# worker keeps running: a request sent after all that is answered.
+# wrong schema id, truncated, frame only, random bytes, empty, null value,
+# corrupt Avro, trailing bytes) interleaved with valid requests. Each malformed
+# record must land on kclassify.requests.DLT unchanged (value and key) with the
+# headers kclassify.error and kclassify.source.topic/.partition/.offset
+# pointing at the original; every valid request gets exactly one reply; a
+# decodable request with an invalid (non-UTF-8) query gets an ERROR reply, not
+# a dead letter; and the worker keeps running: a request sent after all that
+# is answered.
 source "$(dirname "$0")/lib.sh"
 
 start_mock 4
 start_sim sim --seed 3
 start_worker w1 -X sla.deadline.ms=30000
+wait_assigned w1
 W1=$WORKER_PID
-wait_assigned w1 "$W1"
 
 kctool gen-dlt-spec --out "$T/spec.jsonl" || fail "gen-dlt-spec failed"
 kctool produce-raw --bootstrap "$BOOTSTRAP" --topic kclassify.requests --spec "$T/spec.jsonl" \
@@ -68,7 +69,7 @@ sys.exit(1 if errors else 0)
 PYEOF
 
 # Still alive and still answering after the garbage.
-alive_or_fail "$W1" "worker w1 after the malformed records"
+alive_or_fail "$W1" "worker w1 after the malformed records" w1
 printf '{"request_id":"after-garbage","query":"What is the role of carnitine in fatty acid oxidation?"}\n' \
     >"$T/after.jsonl"
 produce_wait "$T/after.out" "$T/after.jsonl"

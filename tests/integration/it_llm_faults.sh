@@ -21,8 +21,8 @@ start_sim sim --labels "$T/labels.tsv" --seed 4242 --latency-ms 10 \
 # Small batches: more calls, so every kind of fault shows up; a generous
 # deadline so that missing and invalid answers are retried before the fallback.
 start_worker w1 -X llm.batch.max=4 -X llm.item.attempts=2 -X sla.deadline.ms=30000
+wait_assigned w1
 W1=$WORKER_PID
-wait_assigned w1 "$W1"
 
 log "sending $N requests over $DISTINCT distinct queries to a faulty LLM"
 produce_wait "$T/req.out" "$T/req.jsonl"
@@ -48,5 +48,5 @@ kctool check-stats --stats "$T/stats.json" --min injected.fenced=1 --min injecte
     --min distinct_queries=$DISTINCT --eq bad_requests=0 ||
     fail "the simulator did not inject every kind of fault (or saw bad requests)"
 
-alive_or_fail "$W1" "worker w1"
+alive_or_fail "$W1" "worker w1" w1
 stop_worker w1 "$W1"

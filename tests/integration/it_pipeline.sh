@@ -28,8 +28,8 @@ stop_pid "$SIM_PID" sim-fallback
 
 start_sim sim --labels "$T/labels.tsv" --seed 2 --latency-ms 20
 start_worker w1 -X llm.batch.max=8 -X sla.deadline.ms=30000
+wait_assigned w1
 W1=$WORKER_PID
-wait_assigned w1 "$W1"
 
 # ------------------------------------------------------------------ round 1
 log "round 1: $N requests over $DISTINCT distinct queries"
@@ -86,7 +86,7 @@ kctool check-stats --stats "$T/stats2.json" --eq queries=$DISTINCT \
     --eq distinct_queries=$DISTINCT --eq max_query_repeats=1 ||
     fail "round 2 reached the LLM"
 
-alive_or_fail "$W1" "worker w1"
+alive_or_fail "$W1" "worker w1" w1
 stop_worker w1 "$W1"
 grep -q "stopped: $((N + DISTINCT)) requests" "$T/w1.log" ||
     fail "worker w1 did not report $((N + DISTINCT)) requests on exit"

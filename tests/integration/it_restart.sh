@@ -17,8 +17,8 @@ kctool gen-queries --prefix "$T/req" --id-prefix rs --count $N --distinct $N --s
 WOPTS=(-X llm.batch.max=4 -X llm.inflight.max=2 -X sla.deadline.ms=60000
     -X worker.shutdown.timeout.ms=800)
 start_worker w1 "${WOPTS[@]}"
+wait_assigned w1
 W1=$WORKER_PID
-wait_assigned w1 "$W1"
 
 log "sending $N requests; kclassify-produce --wait runs across the restart"
 timeout -k 5 150 "$KC_BIN/kclassify-produce" -b "$BOOTSTRAP" --wait --timeout-ms 60000 \
@@ -36,8 +36,8 @@ stop_worker w1 "$W1"
 grep -E "stopping|shutdown timeout|stopped" "$T/w1.log" >&2 || true
 
 start_worker w2 "${WOPTS[@]}"
+wait_assigned w2
 W2=$WORKER_PID
-wait_assigned w2 "$W2"
 
 wait "$PRODUCE_PID" || fail "kclassify-produce --wait exited with status $? across the restart"
 kc_unregister "$PRODUCE_PID"
@@ -58,5 +58,5 @@ log "replies by worker: $by_worker"
 [[ "$by_worker" == *w1=* && "$by_worker" == *w2=* ]] ||
     fail "expected replies from both workers, got: $by_worker"
 
-alive_or_fail "$W2" "worker w2"
+alive_or_fail "$W2" "worker w2" w2
 stop_worker w2 "$W2"

@@ -125,6 +125,14 @@ stop_all()
 trap stop_all EXIT
 trap 'fail "interrupted"' INT TERM
 
+# why_dead NAME: a hint when a component died under us.
+why_dead()
+{
+    if grep -q "stopping:" "$T/$1.log" 2>/dev/null; then
+        echo " ($1 logged a stop: it got SIGTERM/SIGINT, but not from this test)"
+    fi
+}
+
 # wait_file FILE TIMEOUT_S PID NAME: wait until FILE is non-empty; fail if PID dies first.
 wait_file()
 {
@@ -148,7 +156,7 @@ wait_log()
     deadline=$(($(now_ms) + timeout_s * 1000))
     until grep -Eq -- "$re" "$file" 2>/dev/null; do
         if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
-            fail "$name exited while waiting for /$re/ in $file"
+            fail "$name exited while waiting for /$re/ in $file$(why_dead "$name")"
         fi
         if (($(now_ms) >= deadline)); then
             fail "no line matching /$re/ in $file within ${timeout_s}s"
@@ -192,10 +200,12 @@ start_sim()
 # start_worker NAME [WORKER OPTIONS...]: a worker in the background, stderr in
 # $T/NAME.log; sets WORKER_PID. Short group timeouts so joins and rebalances
 # are quick on the mock cluster.
+declare -A KC_WORKER_ARGS=()
 start_worker()
 {
     local name=$1
     shift
+    KC_WORKER_ARGS[$name]="$(printf '%q ' "$@")"
     "$KC_BIN/kclassify-worker" -b "$BOOTSTRAP" -X "llm.url=$SIM_URL" -X "worker.id=$name" \
         -X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 "$@" \
         >"$T/$name.log" 2>&1 &
@@ -204,11 +214,33 @@ start_worker()
     log "worker $name started (pid $WORKER_PID)"
 }
 
-# wait_assigned NAME PID [TIMEOUT_S]: until the worker logs a non-empty assignment.
+# wait_assigned NAME [TIMEOUT_S]: until the worker started last as NAME
+# ($WORKER_PID) logs a non-empty assignment.
+#
+# This machine is shared: a stray SIGTERM (another job's kill of a recycled
+# pid) has been seen to stop a worker before it joined. A worker that logged a
+# signal stop before it ever got partitions is started once more, loudly;
+# anything else is a failure. Sets WORKER_PID to the worker that got partitions.
 wait_assigned()
 {
-    wait_log "$T/$1.log" 'assigned [1-9][0-9]* partition' "${3:-30}" "$2" "$1"
-    log "worker $1 has partitions"
+    local name=$1 timeout_s=${2:-30} deadline
+    deadline=$(($(now_ms) + timeout_s * 1000))
+    until grep -Eq 'assigned [1-9][0-9]* partition' "$T/$name.log" 2>/dev/null; do
+        if ! kill -0 "$WORKER_PID" 2>/dev/null; then
+            if [[ -n "$(why_dead "$name")" && ! -e "$T/$name.killed.log" ]]; then
+                stop_pid "$WORKER_PID" "$name" 1
+                mv "$T/$name.log" "$T/$name.killed.log"
+                log "WARNING: worker $name got a signal from outside this test before it" \
+                    "joined; starting it again (log kept in $name.killed.log)"
+                eval "start_worker $name ${KC_WORKER_ARGS[$name]}"
+                continue
+            fi
+            fail "worker $name exited before it got partitions$(why_dead "$name")"
+        fi
+        (($(now_ms) < deadline)) || fail "worker $name got no partitions within ${timeout_s}s"
+        sleep 0.1
+    done
+    log "worker $name has partitions"
 }
 
 # stop_worker NAME PID: SIGTERM; the worker must exit 0 within 15 s.
@@ -244,7 +276,8 @@ sim_stats()
     curl -sf --max-time 5 -o "$1" "$SIM_BASE/stats" || fail "GET $SIM_BASE/stats failed"
 }
 
+# alive_or_fail PID DESCRIPTION [LOG NAME]: fail unless PID still runs.
 alive_or_fail()
 {
-    kill -0 "$1" 2>/dev/null || fail "$2 (pid $1) is no longer running"
+    kill -0 "$1" 2>/dev/null || fail "$2 (pid $1) is no longer running$(why_dead "${3:-}")"
 }
