@@ -144,6 +144,9 @@ static int setup_log(app_t *app)
 static void rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
+    if (strcmp(fac, "CONFWARN") == 0) {
+        level = 7; /* kafka.* goes to consumer and producer alike: expected */
+    }
     kc_log(level <= 3   ? KC_LOG_ERROR
            : level == 4 ? KC_LOG_WARN
                         : KC_LOG_DEBUG,
@@ -306,6 +309,34 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
+/* Only logs what the default handling would do, so operators see the assignment. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    (void)opaque;
+    if (cooperative) {
+        error = assign ? rd_kafka_incremental_assign(rk, parts)
+                       : rd_kafka_incremental_unassign(rk, parts);
+    } else {
+        ret = rd_kafka_assign(rk, assign ? parts : NULL);
+    }
+    if (error || ret) {
+        kc_log(KC_LOG_ERROR, "rebalance: %s",
+               error ? rd_kafka_error_string(error) : rd_kafka_err2str(ret));
+        if (error) {
+            rd_kafka_error_destroy(error);
+        }
+        return;
+    }
+    kc_log(KC_LOG_INFO, "%s %d partition(s) of the replies topic", assign ? "assigned" : "revoked",
+           parts->cnt);
+}
+
 static rd_kafka_t *client_new(app_t *app, rd_kafka_type_t type, const char *const *defaults,
                               char *errstr, size_t errstr_size)
 {
@@ -320,6 +351,8 @@ static rd_kafka_t *client_new(app_t *app, rd_kafka_type_t type, const char *cons
     rd_kafka_conf_set_log_cb(kconf, rdkafka_log);
     if (type == RD_KAFKA_PRODUCER) {
         rd_kafka_conf_set_dr_msg_cb(kconf, dr_cb);
+    } else {
+        rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
     }
     if (!(rk = rd_kafka_new(type, kconf, errstr, errstr_size))) {
         rd_kafka_conf_destroy(kconf);

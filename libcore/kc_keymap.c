@@ -125,3 +125,14 @@ size_t kc_keymap_count(const kc_keymap_t *km)
 {
     return km->cnt;
 }
+
+void *kc_keymap_pop(kc_keymap_t *km)
+{
+    for (size_t i = 0; km->cnt > 0 && i <= km->mask; i++) {
+        if (km->slots[i].value) {
+            kc_key_t key = km->slots[i].key;
+            return kc_keymap_del(km, &key);
+        }
+    }
+    return NULL;
+}

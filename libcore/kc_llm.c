@@ -10,7 +10,8 @@
 /* One running call. Easy handles are kept on a free list so connections and
  * buffers are reused: keep-alive is the point of a long-lived client. */
 typedef struct kc_llm_call_s {
-    struct kc_llm_call_s *next;
+    struct kc_llm_call_s *next;   /* free list, or running list */
+    struct kc_llm_call_s **pprev; /* running list back link */
     CURL *easy;
     kc_llm_t *llm;
     kc_buf_t body;
@@ -32,6 +33,7 @@ struct kc_llm_s {
     int64_t inflight_max;
     int64_t response_max_bytes;
     size_t inflight;
+    kc_llm_call_t *running;
     kc_llm_call_t *free_calls;
     kc_llm_stats_t stats;
 };
@@ -117,6 +119,7 @@ void kc_llm_destroy(kc_llm_t *llm)
     if (!llm) {
         return;
     }
+    kc_llm_cancel_all(llm);
     while ((call = llm->free_calls)) {
         llm->free_calls = call->next;
         call_free(call);
@@ -204,6 +207,12 @@ int kc_llm_submit(kc_llm_t *llm, const char *const *texts, const size_t *lens, s
         llm->free_calls = call;
         return kc_seterr(KC_ERR_LLM, errstr, errstr_size, "curl_multi_add_handle failed");
     }
+    call->next = llm->running;
+    if (call->next) {
+        call->next->pprev = &call->next;
+    }
+    call->pprev = &llm->running;
+    llm->running = call;
     llm->inflight++;
     llm->stats.calls++;
     llm->stats.queries += n;
@@ -264,6 +273,32 @@ static void call_outcome(kc_llm_call_t *call, CURLcode cc, kc_llm_outcome_t *out
     }
 }
 
+/* Unlink a running call, hand its outcome to the owner, recycle it. */
+static void call_finish(kc_llm_t *llm, kc_llm_call_t *call, kc_llm_outcome_t *out)
+{
+    curl_multi_remove_handle(llm->multi, call->easy);
+    *call->pprev = call->next;
+    if (call->next) {
+        call->next->pprev = call->pprev;
+    }
+    llm->inflight--;
+    call->cb(call->opaque, out);
+    kc_llm_response_clear(&out->resp);
+    call->next = llm->free_calls;
+    llm->free_calls = call;
+}
+
+void kc_llm_cancel_all(kc_llm_t *llm)
+{
+    kc_llm_outcome_t out;
+
+    while (llm->running) {
+        memset(&out, 0, sizeof(out));
+        out.err = kc_seterr(KC_ERR_STATE, out.errstr, sizeof(out.errstr), "LLM call cancelled");
+        call_finish(llm, llm->running, &out);
+    }
+}
+
 int kc_llm_perform(kc_llm_t *llm)
 {
     int running = 0, left = 0, done = 0;
@@ -279,12 +314,7 @@ int kc_llm_perform(kc_llm_t *llm)
         }
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
         call_outcome(call, msg->data.result, &out);
-        curl_multi_remove_handle(llm->multi, call->easy);
-        llm->inflight--;
-        call->cb(call->opaque, &out);
-        kc_llm_response_clear(&out.resp);
-        call->next = llm->free_calls;
-        llm->free_calls = call;
+        call_finish(llm, call, &out);
         done++;
     }
     return done;

@@ -67,6 +67,13 @@ int kc_llm_wait(kc_llm_t *llm, struct curl_waitfd *extra, unsigned extra_cnt, in
 /** @brief Wake a kc_llm_wait() from another thread or a signal-safe context. */
 void kc_llm_wakeup(kc_llm_t *llm);
 
+/**
+ * @brief Abort every running call; each callback runs now with err
+ * KC_ERR_STATE. kc_llm_destroy() does this too, so owners get their opaque
+ * pointers back.
+ */
+void kc_llm_cancel_all(kc_llm_t *llm);
+
 /** @brief Drive transfers and run callbacks of finished calls. @returns calls finished. */
 int kc_llm_perform(kc_llm_t *llm);
 

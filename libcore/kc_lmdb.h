@@ -25,8 +25,14 @@
  * kc_lmdb_purge_step(), a few entries per call, so no call ever scans the
  * whole database.
  *
- * Map full: a write never fails because the map is full; the oldest entries
- * (by created_at) are evicted and the write is retried.
+ * Map full: a write never fails because the map is full. A quarter of the
+ * map (at most 64 MiB) is kept free for LMDB's copy-on-write; when the data
+ * outgrows the rest, the entry count is capped at 90% of what it is and each
+ * put transaction first evicts the oldest entries (by created_at) over the
+ * cap, a bounded number at a time. If MDB_MAP_FULL happens anyway, the cap
+ * tightens, the oldest entries are evicted and the put retried, and a batch
+ * whose pages still do not fit is written in halves. (Why not simply "evict
+ * on MDB_MAP_FULL": see kc_lmdb_put.c.)
  *
  * Several processes may open the same directory (a worker and
  * kclassify-cache); LMDB serializes writers. One kc_lmdb_t must be used by
@@ -86,7 +92,8 @@ int kc_lmdb_get_many(kc_lmdb_t *lm, const kc_key_t *keys, const char *const *nor
                      int *rcs, kc_buf_t *arena, char *errstr, size_t errstr_size);
 
 /**
- * @brief Insert or replace n records in one write transaction.
+ * @brief Insert or replace n records in one write transaction (several only
+ * when the map is too full for the batch's pages, see "Map full").
  * @remark The caller sets created_at and expires_at (created_at + ttl) in each
  *         record. When the map is full the oldest entries are evicted and the
  *         transaction retried, so a full map is not an error.

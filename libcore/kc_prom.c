@@ -82,8 +82,21 @@ static int put_escaped(kc_buf_t *out, const char *s, int quoted)
     return rc;
 }
 
+/* Shortest of %.15g..%.17g that reads back as v (0.005, not 0.0050000000000000001). */
+static void fmt_double(char *buf, size_t size, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) {
+            return;
+        }
+    }
+}
+
 static int put_value(kc_buf_t *out, double v)
 {
+    char num[40];
+
     if (isnan(v)) {
         return kc_buf_puts(out, "NaN");
     }
@@ -93,7 +106,8 @@ static int put_value(kc_buf_t *out, double v)
     if (v == floor(v) && fabs(v) < 9007199254740992.0) {
         return kc_buf_printf(out, "%.0f", v);
     }
-    return kc_buf_printf(out, "%.17g", v);
+    fmt_double(num, sizeof(num), v);
+    return kc_buf_puts(out, num);
 }
 
 /* `{a="x",b="y"` plus an optional extra pair, then `}`; nothing when empty. */
@@ -196,7 +210,7 @@ int kc_prom_hist_samples(kc_buf_t *out, const char *name, const char *const *lab
         return KC_ERR_INVALID;
     }
     for (size_t i = 0; !rc && i < n; i++) {
-        snprintf(bound, sizeof(bound), "%.17g", le[i]);
+        fmt_double(bound, sizeof(bound), le[i]);
         rc = sample_ex(out, name, "_bucket", labels, "le", bound, (double)cum[i]);
     }
     rc = rc ? rc : sample_ex(out, name, "_bucket", labels, "le", "+Inf", (double)count);

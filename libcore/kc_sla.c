@@ -16,7 +16,8 @@ enum { H_TOTAL, H_QUEUE, H_CACHE, H_LLM, H__CNT };
 
 /* Counters and histograms of one second, one window or the totals. */
 typedef struct acc_s {
-    int64_t sec; /* for ring slots: the second held, -1 = empty */
+    int64_t sec;               /* for ring slots: the second held, -1 = empty */
+    int64_t first_at, last_at; /* event times seen (0 = none) */
     uint64_t count, target_ok, deadline_ok, coalesced;
     uint64_t by_status[KC_SLA_STATUS_CNT];
     uint64_t by_source[KC_SLA_SOURCE_CNT];
@@ -77,6 +78,10 @@ static int acc_record(acc_t *a, const kc_sla_opts_t *o, const kc_sla_sample_t *s
     kc_hist_t *h;
     int rc;
 
+    if (s->at_us > 0) {
+        a->first_at = a->first_at == 0 || s->at_us < a->first_at ? s->at_us : a->first_at;
+        a->last_at = s->at_us > a->last_at ? s->at_us : a->last_at;
+    }
     a->count++;
     a->target_ok += s->total_us <= o->target_us;
     a->deadline_ok += s->total_us <= o->deadline_us;
@@ -322,6 +327,11 @@ int kc_sla_figures(kc_sla_t *sla, int window_s, int64_t now_us, kc_sla_figures_t
     out->window_s = window_s;
     out->span_s = span_of(sla, window_s, now_us);
     if (window_s == KC_SLA_WINDOW_TOTAL) {
+        if (sla->total.last_at > sla->total.first_at) {
+            /* replies read from history (--from-beginning) span their own time */
+            double events_s = (double)(sla->total.last_at - sla->total.first_at) / 1e6;
+            out->span_s = events_s > out->span_s ? events_s : out->span_s;
+        }
         figures_from_acc(sla, &sla->total, out);
         return 0;
     }

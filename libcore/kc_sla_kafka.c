@@ -104,12 +104,15 @@ int kc_sla_kafka_watermarks(rd_kafka_t *rk, const char *topic, int timeout_ms,
  * Group lag
  * ------------------------------------------------------------------------ */
 
-/* The group's committed offsets (all partitions) through the AdminAPI. */
-static int committed_offsets(rd_kafka_t *rk, const char *group, int timeout_ms,
+/* The group's committed offsets for the given partitions, through the
+ * AdminAPI. Partitions are named explicitly: the librdkafka mock cluster
+ * answers an OffsetFetch for "all topics" with nothing. */
+static int committed_offsets(rd_kafka_t *rk, const char *group,
+                             const rd_kafka_topic_partition_list_t *parts, int timeout_ms,
                              rd_kafka_topic_partition_list_t **out, char *errstr,
                              size_t errstr_size)
 {
-    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
+    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, parts);
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -155,7 +158,8 @@ int kc_sla_kafka_group_lag(rd_kafka_t *rk, const char *group, const char *topic,
     int rc;
 
     if ((rc = kc_sla_kafka_watermarks(rk, topic, timeout_ms, &marks, errstr, errstr_size)) != 0 ||
-        (rc = committed_offsets(rk, group, timeout_ms, &committed, errstr, errstr_size)) != 0) {
+        (rc = committed_offsets(rk, group, marks, timeout_ms, &committed, errstr, errstr_size)) !=
+            0) {
         if (marks) {
             rd_kafka_topic_partition_list_destroy(marks);
         }

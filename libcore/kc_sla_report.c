@@ -305,10 +305,11 @@ static int window_gauge(kc_buf_t *out, const char *name, const char *help,
 
 static int window_quantiles(kc_buf_t *out, const kc_sla_figures_t *figs, size_t n)
 {
+    /* A gauge per percentile: promtool reserves the "quantile" label for summaries. */
     static const char *const name = "kclassify_sla_window_latency_seconds";
     char w[16];
     int rc = kc_prom_family(out, name,
-                            "Reply latency (total_us) quantiles over each window, in seconds.",
+                            "Reply latency (total_us) percentiles over each window, in seconds.",
                             KC_PROM_GAUGE);
 
     for (size_t i = 0; !rc && i < n; i++) {
@@ -320,7 +321,8 @@ static int window_quantiles(kc_buf_t *out, const kc_sla_figures_t *figs, size_t 
                   {"0.99", l->p99}, {"0.999", l->p999}, {"1", l->max}};
         window_name(&figs[i], w);
         for (size_t k = 0; !rc && k < sizeof(qs) / sizeof(qs[0]); k++) {
-            rc = kc_prom_sample(out, name, (const char *[]){"window", w, "quantile", qs[k].q, NULL},
+            rc = kc_prom_sample(out, name,
+                                (const char *[]){"window", w, "percentile", qs[k].q, NULL},
                                 (double)qs[k].v / 1e6);
         }
     }

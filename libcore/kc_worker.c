@@ -166,12 +166,18 @@ static rd_kafka_conf_t *kafka_conf(kc_worker_t *w, bool consumer, char *errstr, 
     int err = 0;
 
     rd_kafka_conf_set_log_cb(kconf, log_cb);
+    rd_kafka_conf_set_error_cb(kconf, kc_worker_error_cb);
     rd_kafka_conf_set_opaque(kconf, w);
     if (consumer) {
         err |= conf_set(kconf, "group.id", "kclassify-workers", errstr, errstr_size);
         err |= conf_set(kconf, "enable.auto.offset.store", "false", errstr, errstr_size);
         err |= conf_set(kconf, "auto.offset.reset", "earliest", errstr, errstr_size);
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+        if (w->conf.metrics_port > 0) {
+            /* consumer lag per partition for /metrics */
+            err |= conf_set(kconf, "statistics.interval.ms", "5000", errstr, errstr_size);
+            rd_kafka_conf_set_stats_cb(kconf, kc_worker_stats_cb);
+        }
     } else {
         err |= conf_set(kconf, "enable.idempotence", "true", errstr, errstr_size);
         err |= conf_set(kconf, "linger.ms", "1", errstr, errstr_size);
@@ -290,7 +296,8 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
     } else {
         snprintf(w->worker_id, sizeof(w->worker_id), "%s", w->conf.worker_id);
     }
-    if (kc_worker_cache_open(w, errstr, errstr_size) != 0) {
+    if (kc_worker_cache_open(w, errstr, errstr_size) != 0 ||
+        kc_worker_metrics_open(w, errstr, errstr_size) != 0) {
         return KC_ERR_CONFIG;
     }
     return kafka_start(w, errstr, errstr_size);
@@ -333,6 +340,19 @@ void kc_worker_destroy(kc_worker_t *w)
     if (!w) {
         return;
     }
+    /* Work that never finished (a shutdown timeout) is released without
+     * being answered: its offsets were not committed, so it is redelivered. */
+    w->destroying = true;
+    if (w->llm) {
+        kc_llm_cancel_all(w->llm);
+    }
+    if (w->producer) {
+        rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(w->producer, 100); /* the purged records' reports free their requests */
+    }
+    if (w->inflight) {
+        kc_worker_resolve_free_all(w);
+    }
     if (w->cq) {
         rd_kafka_queue_destroy(w->cq);
     }
@@ -353,6 +373,7 @@ void kc_worker_destroy(kc_worker_t *w)
     }
     free(w->parts);
     kc_worker_cache_close(w);
+    kc_worker_metrics_close(w);
     if (w->warm_fp) {
         fclose(w->warm_fp);
     }
@@ -421,6 +442,7 @@ static void consume(kc_worker_t *w)
         cnt += more > 0 ? more : 0;
     }
     if (cnt > 0) {
+        kc_worker_metrics_batch(w, (size_t)cnt);
         handle_batch(w, w->msgs, cnt);
         if (kc_worker_cache_enabled(w)) {
             kc_worker_cache_stage(w);
@@ -446,6 +468,7 @@ static void loop_once(kc_worker_t *w, bool consuming, int timeout_ms)
     kc_worker_dispatch(w);
     kc_worker_cache_flush(w);
     kc_worker_cache_tick(w);
+    kc_worker_metrics_tick(w);
     rd_kafka_poll(w->producer, 0);
     offsets_store(w);
 }

@@ -41,6 +41,7 @@ typedef struct kc_worker_stats_s {
     uint64_t replies;
     uint64_t replies_by_source[6];
     uint64_t replies_by_status[3];
+    uint64_t replies_by[3][6]; /**< by status, then source */
     uint64_t dlt;
     uint64_t coalesced;
     uint64_t delivery_failures;

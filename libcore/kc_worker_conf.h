@@ -44,6 +44,10 @@ typedef struct kc_worker_conf_s {
     int64_t llm_queue_max;
     int64_t query_max_bytes;
     char *taxonomy_file;
+    int64_t metrics_port;
+    char *metrics_bind;
+    char *log_format;
+    char *log_level;
     char *worker_id;
     int64_t worker_shutdown_timeout_ms;
     kc_conf_kv_list_t kafka; /**< kafka.* pass-through, prefix stripped */

@@ -106,6 +106,43 @@ typedef struct kc_wcache_s {
     int64_t next_poll, next_sync, next_purge; /* monotonic us */
 } kc_wcache_t;
 
+/* LLM error kinds, for metrics. */
+typedef enum {
+    KC_LLM_ERR_TIMEOUT,
+    KC_LLM_ERR_RATE_LIMITED, /* HTTP 429 */
+    KC_LLM_ERR_HTTP_4XX,
+    KC_LLM_ERR_HTTP_5XX,
+    KC_LLM_ERR_TRANSPORT,
+    KC_LLM_ERR_BAD_RESPONSE, /* body or content not understood, too big */
+    KC_LLM_ERR_ITEM,         /* a single result missing or invalid */
+    KC_LLM_ERR_CNT
+} kc_llm_err_kind_t;
+
+#define KC_BATCH_BUCKETS 9 /* 1, 2, 4, ... 256 */
+
+/* Observability state, rendered once a second for /metrics and /health. */
+typedef struct kc_wmetrics_s {
+    struct kc_httpd_s *httpd;
+    int64_t next_publish;                 /* monotonic us */
+    struct kc_hist_s *latency;            /* total_us of every reply */
+    struct kc_hist_s *win_cur, *win_prev; /* 60 s windows for /health */
+    int64_t win_start;
+    struct kc_hist_s *llm_latency;
+    uint64_t llm_batch[KC_BATCH_BUCKETS + 1]; /* queries per LLM call */
+    uint64_t mbatch[KC_BATCH_BUCKETS + 1];    /* requests per micro-batch */
+    double llm_queries_sum, mbatch_sum;
+    uint64_t llm_errors[KC_LLM_ERR_CNT];
+    int llm_failures_in_row;
+    uint64_t win_ok, win_total, win_hits, win_lookups; /* current window */
+    double last_success_rate, last_hit_rate;
+    bool have_window;
+    int64_t *lag; /* per partition, -1 unknown */
+    size_t lag_cnt;
+    char kafka_error[256];
+    bool kafka_down;
+    kc_buf_t text, health;
+} kc_wmetrics_t;
+
 typedef struct kc_part_s {
     kc_wm_t *wm;
     uint32_t gen;
@@ -123,6 +160,7 @@ struct kc_worker_s {
     bool llm_enabled;
     kc_keymap_t *inflight;
     kc_wcache_t cache;
+    kc_wmetrics_t metrics;
     FILE *warm_fp; /* cache.warm.file being read; NULL when done */
     int64_t warm_started, warm_t0;
     kc_heap_t llmq;      /* lookups waiting for an LLM slot: priority, then deadline */
@@ -136,6 +174,7 @@ struct kc_worker_s {
     size_t part_cnt;
     char worker_id[128];
     volatile sig_atomic_t stop;
+    bool destroying;    /* tearing down: callbacks only release memory */
     size_t outstanding; /* wreqs alive (consumed, not yet delivered) */
     bool store_pending;
     kc_buf_t enc;
@@ -161,6 +200,7 @@ typedef struct kc_reply_s {
 void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm);
 void kc_worker_dispatch(kc_worker_t *w);
 void kc_worker_lookups_abandon(kc_worker_t *w);
+void kc_worker_resolve_free_all(kc_worker_t *w);
 void kc_worker_deadlines(kc_worker_t *w);
 int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms);
 void kc_worker_queues_init(kc_worker_t *w);
@@ -181,6 +221,17 @@ void kc_worker_cache_stage(kc_worker_t *w);
 void kc_worker_cache_store(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp);
 void kc_worker_cache_flush(kc_worker_t *w);
 void kc_worker_cache_tick(kc_worker_t *w);
+
+/* kc_worker_metrics.c */
+int kc_worker_metrics_open(kc_worker_t *w, char *errstr, size_t errstr_size);
+void kc_worker_metrics_close(kc_worker_t *w);
+void kc_worker_metrics_reply(kc_worker_t *w, const kc_result_t *res);
+void kc_worker_metrics_llm(kc_worker_t *w, const kc_llm_outcome_t *out, size_t n);
+void kc_worker_metrics_llm_item(kc_worker_t *w);
+void kc_worker_metrics_batch(kc_worker_t *w, size_t n);
+void kc_worker_metrics_tick(kc_worker_t *w);
+int kc_worker_stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque);
+void kc_worker_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 
 /* kc_worker_warm.c */
 int kc_worker_warm_start(kc_worker_t *w, char *errstr, size_t errstr_size);

@@ -110,6 +110,8 @@ void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
     w->stats.replies++;
     w->stats.replies_by_source[rp->source]++;
     w->stats.replies_by_status[rp->status]++;
+    w->stats.replies_by[rp->status][rp->source]++;
+    kc_worker_metrics_reply(w, &res);
 }
 
 void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)
@@ -177,6 +179,10 @@ void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
     kc_part_t *part;
 
     (void)rk;
+    if (w->destroying) {
+        kc_worker_wreq_free(w, wr);
+        return;
+    }
     if (rkm->err) {
         kc_log(KC_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(rkm->rkt),
                rd_kafka_err2str(rkm->err));
@@ -191,6 +197,7 @@ void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
         kc_worker_wreq_free(w, wr);
         return;
     }
+    w->metrics.kafka_down = false; /* a broker just acknowledged */
     part = kc_worker_part(w, wr->partition);
     if (part && part->assigned && part->gen == wr->gen && kc_wm_done(part->wm, wr->offset) == 0) {
         part->dirty = true;

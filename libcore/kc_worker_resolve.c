@@ -284,6 +284,11 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
     kc_wcall_t *call = opaque;
     kc_worker_t *w = call->w;
 
+    if (w->destroying) { /* the lookups are freed by the teardown sweep */
+        free(call);
+        return;
+    }
+    kc_worker_metrics_llm(w, out, call->n);
     if (out->err) {
         w->stats.llm_failed_calls++;
         kc_log(KC_LOG_WARN, "LLM call of %zu queries failed: %s", call->n, out->errstr);
@@ -298,6 +303,7 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
         } else if (out->err) {
             lookup_retry_or_fallback(w, lk, out->errstr);
         } else {
+            kc_worker_metrics_llm_item(w);
             lookup_retry_or_fallback(w, lk,
                                      it->state == KC_LLM_ITEM_MISSING
                                          ? "LLM response had no result for this query"
@@ -553,4 +559,18 @@ void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm)
         return;
     }
     resolve(w, wr, norm_len);
+}
+
+/* Teardown: free every request still waiting and every lookup. */
+void kc_worker_resolve_free_all(kc_worker_t *w)
+{
+    kc_wreq_t *wr;
+    kc_lookup_t *lk;
+
+    while ((wr = kc_heap_pop(&w->deadlines))) {
+        kc_worker_wreq_free(w, wr);
+    }
+    while ((lk = kc_keymap_pop(w->inflight))) {
+        kc_worker_lookup_free(lk);
+    }
 }

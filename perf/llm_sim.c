@@ -56,14 +56,17 @@ static void usage(FILE *fp)
             "  --missing P           per-call probability of dropping one result [0]\n"
             "  --invalid-category P  per-result probability of category NOT_A_CATEGORY [0]\n"
             "  --garbage P           per-call probability of non-JSON content [0]\n"
-            "  --seed N              seed for latency and faults (reproducible) [time-based]\n"
+            "  --seed N              seed for latency and faults, reproducible for a given call\n"
+            "                        order [time-based]\n"
             "  --labels FILE         TSV of CATEGORY<TAB>query, '#' comments [none]\n"
             "  --taxonomy FILE       taxonomy JSON [embedded default taxonomy]\n"
             "  --verbose             log every call on stderr\n"
             "  --help                this text\n"
             "\n"
             "Prints LLM_SIM_PORT=<port> on stdout once listening; runs until SIGINT/SIGTERM.\n"
-            "Hung calls are answered after --hang-ms but counted only in \"hangs\".\n");
+            "Hung calls are answered after --hang-ms but counted only in \"hangs\"; in /stats,\n"
+            "calls = ok_calls + rejected_429 + errors_500 + hangs + bad_requests + unauthorized\n"
+            "+ too_large, and queries/distinct_queries/per_query count 200 answers only.\n");
 }
 
 /* --------------------------------------------------------------- options */

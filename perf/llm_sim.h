@@ -100,6 +100,7 @@ typedef struct llm_sim_stats_s {
     pthread_mutex_t lock; /**< guards everything below except the atomics */
     uint64_t calls, ok_calls, queries, rejected_429, errors_500, hangs, bad_requests;
     uint64_t unauthorized, too_large;
+    uint64_t enum_mismatch; /**< answers outside the request's category enum */
     uint64_t fenced, shuffled, missing, invalid_category, garbage; /**< injected on 200s */
     uint64_t prompt_tokens, completion_tokens;
     int64_t max_query_repeats;
@@ -124,6 +125,7 @@ typedef struct llm_sim_call_s {
     json_t *req;     /**< the parsed request, owns the borrowed strings */
     json_t *content; /**< the parsed user content */
     const char *model;
+    json_t *category_enum; /**< borrowed from req; NULL if the request has no schema enum */
     llm_sim_query_t *queries;
     size_t n;
 } llm_sim_call_t;
@@ -155,6 +157,13 @@ void llm_sim_call_clear(llm_sim_call_t *call);
 
 /** @brief Label every query: the labels map first, then the fallback classifier. */
 void llm_sim_call_label(const llm_sim_t *sim, llm_sim_call_t *call);
+
+/**
+ * @brief How many labelled queries got a category that the request's
+ * response_format enum does not list (0 when the request has no enum).
+ * A non-zero count means the simulator and the client disagree on the taxonomy.
+ */
+size_t llm_sim_call_enum_mismatches(const llm_sim_call_t *call, const kc_taxonomy_t *tx);
 
 /** @brief Draw the call's faults from the configured rates. */
 void llm_sim_faults_draw(const llm_sim_conf_t *conf, llm_sim_rng_t *rng, llm_sim_faults_t *faults);

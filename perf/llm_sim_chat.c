@@ -88,6 +88,17 @@ static int parse_queries(llm_sim_call_t *call, const char *content, char *errstr
     return 0;
 }
 
+/* response_format.json_schema.schema.properties.results.items.properties.category.enum */
+static json_t *find_category_enum(json_t *req)
+{
+    json_t *schema = json_object_get(
+        json_object_get(json_object_get(req, "response_format"), "json_schema"), "schema");
+    json_t *results = json_object_get(json_object_get(schema, "properties"), "results");
+    json_t *item_props = json_object_get(json_object_get(results, "items"), "properties");
+    json_t *cat_enum = json_object_get(json_object_get(item_props, "category"), "enum");
+    return json_is_array(cat_enum) ? cat_enum : NULL;
+}
+
 int llm_sim_call_parse(const char *body, size_t len, llm_sim_call_t *call, char *errstr,
                        size_t errstr_size)
 {
@@ -103,6 +114,7 @@ int llm_sim_call_parse(const char *body, size_t len, llm_sim_call_t *call, char 
     }
     const char *model = json_string_value(json_object_get(call->req, "model"));
     call->model = model ? model : SIM_DEFAULT_MODEL;
+    call->category_enum = find_category_enum(call->req);
     json_t *messages = json_object_get(call->req, "messages");
     if (!json_is_array(messages) || json_array_size(messages) == 0) {
         return kc_seterr(KC_ERR_INVALID, errstr, errstr_size,
@@ -142,6 +154,28 @@ void llm_sim_call_label(const llm_sim_t *sim, llm_sim_call_t *call)
         }
         q->reasoning = fb.reasoning ? fb.reasoning : "fallback classifier";
     }
+}
+
+static bool enum_has(json_t *cat_enum, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(cat_enum, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t llm_sim_call_enum_mismatches(const llm_sim_call_t *call, const kc_taxonomy_t *tx)
+{
+    size_t cnt = 0;
+    for (size_t i = 0; call->category_enum && i < call->n; i++) {
+        cnt += !enum_has(call->category_enum, tx->categories[call->queries[i].category].name);
+    }
+    return cnt;
 }
 
 /* ---------------------------------------------------------------- faults */

@@ -55,7 +55,7 @@ static void stats_reset(llm_sim_stats_t *st)
 {
     pthread_mutex_lock(&st->lock);
     st->calls = st->ok_calls = st->queries = st->rejected_429 = st->errors_500 = 0;
-    st->hangs = st->bad_requests = st->unauthorized = st->too_large = 0;
+    st->hangs = st->bad_requests = st->unauthorized = st->too_large = st->enum_mismatch = 0;
     st->fenced = st->shuffled = st->missing = st->invalid_category = st->garbage = 0;
     st->prompt_tokens = st->completion_tokens = 0;
     st->max_query_repeats = 0;
@@ -105,25 +105,47 @@ static json_t *stats_per_query(const llm_sim_map_t *map)
     return obj;
 }
 
+static void set_u64(json_t *obj, const char *key, uint64_t v)
+{
+    json_object_set_new(obj, key, json_integer((json_int_t)v));
+}
+
+/* Caller holds the stats lock. */
+static json_t *stats_injected(const llm_sim_stats_t *st)
+{
+    json_t *inj = json_object();
+    set_u64(inj, "fenced", st->fenced);
+    set_u64(inj, "shuffled", st->shuffled);
+    set_u64(inj, "missing", st->missing);
+    set_u64(inj, "invalid_category", st->invalid_category);
+    set_u64(inj, "garbage", st->garbage);
+    return inj;
+}
+
 static char *stats_json(llm_sim_t *sim, bool with_queries)
 {
     llm_sim_stats_t *st = &sim->stats;
+    json_t *root = json_object();
     pthread_mutex_lock(&st->lock);
-    json_t *root = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I,"
-        " s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I}",
-        "calls", (json_int_t)st->calls, "ok_calls", (json_int_t)st->ok_calls, "queries",
-        (json_int_t)st->queries, "distinct_queries", (json_int_t)st->per_query.cnt,
-        "max_query_repeats", (json_int_t)st->max_query_repeats, "rejected_429",
-        (json_int_t)st->rejected_429, "errors_500", (json_int_t)st->errors_500, "hangs",
-        (json_int_t)st->hangs, "bad_requests", (json_int_t)st->bad_requests, "unauthorized",
-        (json_int_t)st->unauthorized, "inflight", atomic_load(&st->inflight), "max_inflight_seen",
-        st->max_inflight_seen, "prompt_tokens", (json_int_t)st->prompt_tokens, "completion_tokens",
-        (json_int_t)st->completion_tokens, "injected", "fenced", (json_int_t)st->fenced, "shuffled",
-        (json_int_t)st->shuffled, "missing", (json_int_t)st->missing, "invalid_category",
-        (json_int_t)st->invalid_category, "garbage", (json_int_t)st->garbage, "too_large",
-        (json_int_t)st->too_large, "labels", (json_int_t)sim->labels.cnt);
-    if (root && with_queries) {
+    set_u64(root, "calls", st->calls);
+    set_u64(root, "ok_calls", st->ok_calls);
+    set_u64(root, "queries", st->queries);
+    set_u64(root, "distinct_queries", st->per_query.cnt);
+    set_u64(root, "max_query_repeats", (uint64_t)st->max_query_repeats);
+    set_u64(root, "rejected_429", st->rejected_429);
+    set_u64(root, "errors_500", st->errors_500);
+    set_u64(root, "hangs", st->hangs);
+    set_u64(root, "bad_requests", st->bad_requests);
+    set_u64(root, "unauthorized", st->unauthorized);
+    set_u64(root, "too_large", st->too_large);
+    set_u64(root, "enum_mismatch", st->enum_mismatch);
+    set_u64(root, "inflight", (uint64_t)atomic_load(&st->inflight));
+    set_u64(root, "max_inflight_seen", (uint64_t)st->max_inflight_seen);
+    set_u64(root, "prompt_tokens", st->prompt_tokens);
+    set_u64(root, "completion_tokens", st->completion_tokens);
+    set_u64(root, "labels", sim->labels.cnt);
+    json_object_set_new(root, "injected", stats_injected(st));
+    if (with_queries) {
         json_object_set_new(root, "per_query", stats_per_query(&st->per_query));
     }
     pthread_mutex_unlock(&st->lock);
@@ -219,6 +241,17 @@ static enum MHD_Result chat_answer(llm_sim_t *sim, struct MHD_Connection *conn, 
                                    llm_sim_rng_t *rng, size_t body_len)
 {
     llm_sim_call_label(sim, call);
+    size_t mismatches = llm_sim_call_enum_mismatches(call, sim->tx);
+    if (mismatches > 0) {
+        /* A real strict-schema LLM could not answer this; say so loudly. */
+        fprintf(stderr,
+                "%% call %llu: %zu answers outside the request's category enum "
+                "(client and simulator use different taxonomies?)\n",
+                (unsigned long long)call_no, mismatches);
+        pthread_mutex_lock(&sim->stats.lock);
+        sim->stats.enum_mismatch += mismatches;
+        pthread_mutex_unlock(&sim->stats.lock);
+    }
     char *content = llm_sim_content_build(call, sim->tx, &sim->conf, rng, faults);
     if (!content) {
         return MHD_NO;
@@ -232,12 +265,11 @@ static enum MHD_Result chat_answer(llm_sim_t *sim, struct MHD_Connection *conn, 
     } else {
         stats_record_ok(sim, call_no, call, faults, ptok, ctok);
     }
-    if (sim->conf.verbose) {
-        fprintf(stderr, "%% call %llu: %zu queries -> 200%s%s%s%s%s\n", (unsigned long long)call_no,
-                call->n, faults->hang ? " hang" : "", faults->garbage ? " garbage" : "",
-                faults->fenced ? " fenced" : "", faults->shuffle ? " shuffle" : "",
-                faults->missing ? " missing" : "");
-    }
+    sim_log(sim, "call %llu: %zu queries -> 200%s%s%s%s%s, %zu invalid categories",
+            (unsigned long long)call_no, call->n, faults->hang ? " hang" : "",
+            faults->garbage ? " garbage" : "", faults->fenced ? " fenced" : "",
+            faults->shuffle ? " shuffle" : "", faults->missing ? " missing" : "",
+            faults->invalid_cnt);
     return reply(conn, MHD_HTTP_OK, body, NULL);
 }
 

@@ -1,4 +1,5 @@
 /* Unit tests for libcore/kc_lmdb.c: the L2 cache on real LMDB files in a temp dir. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "kc_buf.h"
 #include "kc_cache_rec.h"
 #include "kc_err.h"
@@ -6,6 +7,7 @@
 #include "kc_normalize.h"
 
 #include <check.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +19,24 @@
 #define T0   1700000000000000LL /* wall-clock base for records */
 #define SEED 42
 
-static char base[64];  /* mkdtemp dir */
-static char path[128]; /* cache dir inside it, created by kc_lmdb_open */
+static char root[64];  /* mkdtemp dir of this run, removed by main() */
+static char base[128]; /* one per test, inside root */
+static char path[192]; /* cache dir inside base, created by kc_lmdb_open */
 static char errstr[512];
+static int test_seq;
 
+/* Each test (a forked child) gets its own dir; a failed test skips its
+ * teardown, so main() removes the whole root at the end. */
 static void setup(void)
 {
-    strcpy(base, "/tmp/kc-check-lmdb.XXXXXX");
-    ck_assert_msg(mkdtemp(base) != NULL, "mkdtemp failed");
+    snprintf(base, sizeof(base), "%s/t%d.%d", root, (int)getpid(), test_seq++);
+    ck_assert_msg(mkdir(base, 0700) == 0, "mkdir %s failed", base);
     snprintf(path, sizeof(path), "%s/cache", base);
 }
 
 static void rm_file(const char *dir, const char *name)
 {
-    char p[256];
+    char p[320];
     snprintf(p, sizeof(p), "%s/%s", dir, name);
     unlink(p);
 }
@@ -133,7 +139,7 @@ static uint64_t entries(kc_lmdb_t *lm)
 START_TEST(test_open_modes)
 {
     struct stat sb;
-    char p[256];
+    char p[320];
     kc_lmdb_t *lm;
     mode_t old = umask(022);
 
@@ -155,7 +161,7 @@ END_TEST
 
 START_TEST(test_open_errors)
 {
-    char p[256];
+    char p[320];
     FILE *fp;
 
     ck_assert_msg(kc_lmdb_open(path, SIZE_MAX, errstr, sizeof(errstr)) == NULL,
@@ -671,13 +677,28 @@ static Suite *lmdb_suite(void)
     return s;
 }
 
+static int rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(fpath);
+}
+
 int main(void)
 {
-    SRunner *sr = srunner_create(lmdb_suite());
+    SRunner *sr;
     int failed;
 
+    strcpy(root, "/tmp/kc-check-lmdb.XXXXXX");
+    if (!mkdtemp(root)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    sr = srunner_create(lmdb_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -46,9 +46,14 @@ log()
 # stops the components).
 fail()
 {
-    local f
+    local f i
     echo "" >&2
     echo "FAIL [$TEST_NAME]: $*" >&2
+    for i in "${!KC_PIDS[@]}"; do
+        if ! kill -0 "${KC_PIDS[$i]}" 2>/dev/null; then
+            echo "  note: ${KC_PNAMES[$i]} (pid ${KC_PIDS[$i]}) is no longer running" >&2
+        fi
+    done
     for f in "$T"/*.log; do
         [[ -e "$f" ]] || continue
         echo "----- tail of $f -----" >&2
