@@ -286,13 +286,16 @@ static void setup_views(app_t *app)
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     app_t *app = opaque;
+    kc_log_level_t level = KC_LOG_WARN;
 
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-        app->st.kafka_up = false;
+        app->st.kafka_up = false; /* until a message, an EOF or a lag query succeeds */
+        level = KC_LOG_ERROR;
+    } else if (err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+        level = KC_LOG_DEBUG; /* librdkafka's own log line said it already */
     }
-    kc_log(err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? KC_LOG_ERROR : KC_LOG_WARN, "kafka: %s: %s",
-           rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    kc_log(level, "kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -607,7 +610,8 @@ static void refresh_lag(app_t *app, int64_t now_us, int64_t silent_us)
     bool needed = app->rules_conf.rule[KC_SLA_RULE_SILENCE].enabled &&
                   silent_us >= app->conf.silence_s * 1000000;
 
-    if (!needed && now_us - app->last_lag_us < LAG_REFRESH_US) {
+    /* A successful query also tells a cluster that came back while idle. */
+    if (!needed && app->st.kafka_up && now_us - app->last_lag_us < LAG_REFRESH_US) {
         return;
     }
     app->last_lag_us = now_us;
@@ -759,12 +763,16 @@ static int app_init(app_t *app, char *errstr, size_t errstr_size)
 
 static void app_destroy(app_t *app)
 {
-    if (app->consumer) {
+    /* Exit stays bounded when the cluster is gone: no group leave, short flush. */
+    if (app->consumer && app->st.kafka_up) {
         rd_kafka_consumer_close(app->consumer);
         rd_kafka_destroy(app->consumer);
+    } else if (app->consumer) {
+        rd_kafka_destroy_flags(app->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
     if (app->producer) {
-        if (rd_kafka_flush(app->producer, KAFKA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_flush(app->producer, app->st.kafka_up ? KAFKA_TIMEOUT_MS : 1000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
             kc_log(KC_LOG_ERROR, "%d alert record(s) not delivered at exit",
                    rd_kafka_outq_len(app->producer));
         }

@@ -1,6 +1,7 @@
 /* kclassify-worker: consumes classification requests and replies. */
 #include "kc_err.h"
 #include "kc_log.h"
+#include "kc_secret.h"
 #include "kc_time.h"
 #include "kc_worker.h"
 
@@ -143,7 +144,7 @@ static int parse_args(int argc, char **argv, kc_worker_conf_t *conf, int *level)
 int main(int argc, char **argv)
 {
     kc_worker_conf_t conf;
-    char errstr[512];
+    char errstr[512], key_buf[4096];
     const char *api_key = getenv("KCLASSIFY_LLM_API_KEY");
     int level = 0, rc;
     struct sigaction sa;
@@ -165,7 +166,15 @@ int main(int argc, char **argv)
         kc_worker_conf_free(&conf);
         return 2;
     }
-    if (!api_key || !*api_key) {
+    if (*conf.llm_api_key_file) {
+        if (kc_secret_read_file(conf.llm_api_key_file, key_buf, sizeof(key_buf), errstr,
+                                sizeof(errstr)) != 0) {
+            fprintf(stderr, "%% llm.api.key.file: %s\n", errstr);
+            kc_worker_conf_free(&conf);
+            return 2;
+        }
+        api_key = key_buf;
+    } else if (!api_key || !*api_key) {
         api_key = getenv("OPENAI_API_KEY");
     }
     if (!(the_worker = kc_worker_new(&conf, api_key, errstr, sizeof(errstr)))) {
@@ -184,5 +193,6 @@ int main(int argc, char **argv)
     }
     kc_worker_destroy(the_worker);
     the_worker = NULL;
+    memset(key_buf, 0, sizeof(key_buf));
     return rc ? 1 : 0;
 }

@@ -244,10 +244,15 @@ void kc_llm_wakeup(kc_llm_t *llm)
 static void call_outcome(kc_llm_call_t *call, CURLcode cc, kc_llm_outcome_t *out)
 {
     kc_llm_t *llm = call->llm;
+    curl_off_t retry_after = 0;
 
     memset(out, 0, sizeof(*out));
     out->latency_us = kc_mono_us() - call->start_us;
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &out->http_status);
+    if (curl_easy_getinfo(call->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+        retry_after > 0) {
+        out->retry_after_ms = (int64_t)retry_after * 1000;
+    }
     if (call->overflow) {
         out->err =
             kc_seterr(KC_ERR_TOOBIG, out->errstr, sizeof(out->errstr),

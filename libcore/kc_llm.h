@@ -34,6 +34,7 @@ typedef struct kc_llm_outcome_s {
     long http_status; /**< 0 if no HTTP response */
     char errstr[256]; /**< why err != 0 */
     int64_t latency_us;
+    int64_t retry_after_ms; /**< from a Retry-After header, 0 if none */
     kc_llm_response_t resp; /**< valid when err == 0; owned by the client */
 } kc_llm_outcome_t;
 

@@ -172,6 +172,9 @@ static rd_kafka_conf_t *kafka_conf(kc_worker_t *w, bool consumer, char *errstr, 
         err |= conf_set(kconf, "group.id", "kclassify-workers", errstr, errstr_size);
         err |= conf_set(kconf, "enable.auto.offset.store", "false", errstr, errstr_size);
         err |= conf_set(kconf, "auto.offset.reset", "earliest", errstr, errstr_size);
+        /* Incremental rebalancing: a joining worker does not stop the others. */
+        err |= conf_set(kconf, "partition.assignment.strategy", "cooperative-sticky", errstr,
+                        errstr_size);
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
         if (w->conf.metrics_port > 0) {
             /* consumer lag per partition for /metrics */
@@ -380,6 +383,7 @@ void kc_worker_destroy(kc_worker_t *w)
     kc_keymap_destroy(w->inflight);
     kc_heap_free(&w->llmq);
     kc_heap_free(&w->deadlines);
+    kc_heap_free(&w->retryq);
     kc_llm_destroy(w->llm);
     kc_l1_destroy(w->l1);
     kc_avro_destroy(w->av);
@@ -465,6 +469,7 @@ static void loop_once(kc_worker_t *w, bool consuming, int timeout_ms)
     }
     kc_llm_perform(w->llm);
     kc_worker_deadlines(w);
+    kc_worker_retries(w);
     kc_worker_dispatch(w);
     kc_worker_cache_flush(w);
     kc_worker_cache_tick(w);

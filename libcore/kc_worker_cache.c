@@ -195,10 +195,11 @@ static void answer_from_rec(kc_worker_t *w, kc_lookup_t *lk, const kc_cache_rec_
     }
     rp.status = KC_STATUS_OK;
     rp.source = src;
-    if (coalesced) {
-        for (kc_wreq_t *wr = lk->waiters; wr; wr = wr->next) {
-            wr->coalesced = true;
-        }
+    for (kc_wreq_t *wr = lk->waiters; wr; wr = wr->next) {
+        /* resolve() stamped cache_us at the L1 miss; a lower-level hit's
+         * cache_us must include that level's lookup. */
+        wr->cache_us = kc_mono_us() - wr->consumed_mono;
+        wr->coalesced = wr->coalesced || coalesced;
     }
     if (lk->write_cache) {
         int64_t left = rec->expires_at - kc_now_us();

@@ -31,6 +31,24 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
     {"llm.item.attempts", KC_CONF_INT, "2", 1, 10, OFF(llm_item_attempts),
      "LLM calls a query may take part in before the fallback answers it (a missing or invalid "
      "result is retried in a later call)"},
+    {"llm.retries", KC_CONF_INT, "2", 0, 100, OFF(llm_retries),
+     "Retries of a call that failed with 429, 5xx, a timeout or a transport error "
+     "(exponential backoff with full jitter, Retry-After honoured), only while its requests "
+     "have time left"},
+    {"llm.retry.backoff.ms", KC_CONF_INT, "100", 1, 600000, OFF(llm_retry_backoff_ms),
+     "First retry backoff (doubles per retry)"},
+    {"llm.retry.backoff.max.ms", KC_CONF_INT, "2000", 1, 600000, OFF(llm_retry_backoff_max_ms),
+     "Largest retry backoff"},
+    {"llm.breaker.failures", KC_CONF_INT, "5", 1, 1000, OFF(llm_breaker_failures),
+     "Consecutive failed LLM calls that open the circuit breaker (then the fallback answers at "
+     "once)"},
+    {"llm.breaker.open.ms", KC_CONF_INT, "5000", 1, 3600000, OFF(llm_breaker_open_ms),
+     "Time the breaker stays open before a half-open probe (doubles while probes fail)"},
+    {"llm.breaker.open.max.ms", KC_CONF_INT, "60000", 1, 3600000, OFF(llm_breaker_open_max_ms),
+     "Cap of the breaker's open time"},
+    {"llm.api.key.file", KC_CONF_STR, "", 0, 0, OFF(llm_api_key_file),
+     "File holding the LLM bearer token (must not be readable by group or others); "
+     "KCLASSIFY_LLM_API_KEY / OPENAI_API_KEY are used when empty"},
     {"cache.l1.entries", KC_CONF_INT, "100000", 1, 100000000, OFF(cache_l1_entries),
      "In-process LRU cache capacity (entries)"},
     {"cache.l1.ttl.s", KC_CONF_INT, "300", 0, 31536000, OFF(cache_l1_ttl_s),

@@ -22,6 +22,13 @@ typedef struct kc_worker_conf_s {
     int64_t llm_inflight_max;
     int64_t llm_response_max_bytes;
     int64_t llm_item_attempts;
+    int64_t llm_retries;
+    int64_t llm_retry_backoff_ms;
+    int64_t llm_retry_backoff_max_ms;
+    int64_t llm_breaker_failures;
+    int64_t llm_breaker_open_ms;
+    int64_t llm_breaker_open_max_ms;
+    char *llm_api_key_file;
     int64_t cache_l1_entries;
     int64_t cache_l1_ttl_s;
     int64_t cache_l1_max_mb;

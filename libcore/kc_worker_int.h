@@ -12,6 +12,7 @@
 #define KC_WORKER_INT_H
 
 #include "kc_avro.h"
+#include "kc_breaker.h"
 #include "kc_heap.h"
 #include "kc_keymap.h"
 #include "kc_l1.h"
@@ -68,6 +69,9 @@ struct kc_lookup_s {
     kc_priority_t prio;  /* highest waiter priority */
     int64_t deadline_at; /* earliest waiter deadline */
     size_t pq_pos;       /* position in the LLM queue, KC_HEAP_NONE if not queued */
+    int retries;         /* failed calls (429, 5xx, timeout, transport) it took part in */
+    int64_t ready_at;    /* monotonic us: when a backed-off retry may go */
+    size_t rq_pos;       /* position in the retry heap */
 };
 
 /* A running LLM call and the lookups it answers, in id order. */
@@ -165,6 +169,10 @@ struct kc_worker_s {
     int64_t warm_started, warm_t0;
     kc_heap_t llmq;      /* lookups waiting for an LLM slot: priority, then deadline */
     kc_heap_t deadlines; /* waiting requests by fire_at */
+    kc_heap_t retryq;    /* lookups backing off before a retry, by ready_at */
+    kc_breaker_t breaker;
+    kc_aimd_t aimd;
+    uint64_t rng;
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     rd_kafka_queue_t *cq; /* consumer queue */
@@ -202,6 +210,7 @@ void kc_worker_dispatch(kc_worker_t *w);
 void kc_worker_lookups_abandon(kc_worker_t *w);
 void kc_worker_resolve_free_all(kc_worker_t *w);
 void kc_worker_deadlines(kc_worker_t *w);
+void kc_worker_retries(kc_worker_t *w);
 int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms);
 void kc_worker_queues_init(kc_worker_t *w);
 

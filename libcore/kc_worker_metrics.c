@@ -260,8 +260,13 @@ static void render_llm(kc_worker_t *w, kc_buf_t *b)
     kc_prom_gauge(b, "kclassify_llm_inflight", "LLM calls running now.", NULL,
                   (double)kc_llm_inflight(w->llm));
     kc_prom_gauge(b, "kclassify_llm_concurrency_limit",
-                  "Current LLM concurrency limit (llm.inflight.max; not adaptive yet).", NULL,
-                  (double)w->conf.llm_inflight_max);
+                  "Current adaptive (AIMD) LLM concurrency limit, at most llm.inflight.max.", NULL,
+                  (double)w->aimd.limit);
+    kc_prom_gauge(b, "kclassify_llm_breaker_state",
+                  "LLM circuit breaker: 0 closed, 1 open, 2 half-open.", NULL,
+                  (double)w->breaker.state);
+    kc_prom_counter(b, "kclassify_llm_breaker_opens_total", "Times the LLM breaker opened.", NULL,
+                    (double)w->breaker.opened);
     kc_prom_gauge(b, "kclassify_llm_queue_length", "Distinct queries waiting for an LLM slot.",
                   NULL, (double)w->llmq.cnt);
     kc_prom_hist(b, "kclassify_llm_call_duration_seconds", "LLM call latency.", NULL,
@@ -316,7 +321,7 @@ static const char *health_status(const kc_worker_t *w)
     if (w->metrics.kafka_down) {
         return "down";
     }
-    if (strcmp(llm_state(w), "failing") == 0 ||
+    if (strcmp(llm_state(w), "failing") == 0 || w->breaker.state != KC_BREAKER_CLOSED ||
         (w->cache.redis && kc_redis_state(w->cache.redis) == KC_REDIS_DOWN)) {
         return "degraded";
     }
@@ -345,7 +350,8 @@ static void render_health(kc_worker_t *w, kc_buf_t *b)
     json_object_set_new(
         h, "llm",
         json_pack("{s:s,s:i}", "state", llm_state(w), "failures_in_row", m->llm_failures_in_row));
-    json_object_set_new(h, "breaker", json_string("none (circuit breaker not implemented yet)"));
+    json_object_set_new(h, "breaker", json_string(kc_breaker_state_name(w->breaker.state)));
+    json_object_set_new(h, "llm_concurrency_limit", json_integer(w->aimd.limit));
     /* The last complete window; until one has passed, the one in progress. */
     if (m->have_window) {
         json_object_set_new(h, "window", json_string("last 60 s"));

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- lookups */
 
@@ -43,6 +44,7 @@ kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t 
     lk->deadline_at = INT64_MAX;
     lk->prio = KC_PRIO_LOW;
     lk->pq_pos = KC_HEAP_NONE;
+    lk->rq_pos = KC_HEAP_NONE;
     lk->read_cache = true;
     return lk;
 }
@@ -82,10 +84,25 @@ static void deadline_set_pos(void *e, size_t pos)
     ((kc_wreq_t *)e)->dl_pos = pos;
 }
 
+static bool retry_before(const void *a, const void *b)
+{
+    return ((const kc_lookup_t *)a)->ready_at < ((const kc_lookup_t *)b)->ready_at;
+}
+
+static void retry_set_pos(void *e, size_t pos)
+{
+    ((kc_lookup_t *)e)->rq_pos = pos;
+}
+
 void kc_worker_queues_init(kc_worker_t *w)
 {
     kc_heap_init(&w->llmq, llmq_before, llmq_set_pos);
     kc_heap_init(&w->deadlines, deadline_before, deadline_set_pos);
+    kc_heap_init(&w->retryq, retry_before, retry_set_pos);
+    kc_breaker_init(&w->breaker, (int)w->conf.llm_breaker_failures,
+                    w->conf.llm_breaker_open_ms * 1000, w->conf.llm_breaker_open_max_ms * 1000);
+    kc_aimd_init(&w->aimd, (int)w->conf.llm_inflight_max);
+    w->rng = (uint64_t)kc_mono_us() ^ ((uint64_t)getpid() << 32);
 }
 
 int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk)
@@ -165,6 +182,9 @@ void kc_worker_lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *
     if (lk->pq_pos != KC_HEAP_NONE) {
         kc_heap_remove(&w->llmq, lk->pq_pos);
     }
+    if (lk->rq_pos != KC_HEAP_NONE) {
+        kc_heap_remove(&w->retryq, lk->rq_pos);
+    }
     for (; wr; wr = next) { /* rp is NULL only for a lookup without waiters */
         next = wr->next;
         reply_waiter(w, wr, rp);
@@ -235,13 +255,32 @@ void kc_worker_deadlines(kc_worker_t *w)
 int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
 {
     kc_wreq_t *wr = kc_heap_peek(&w->deadlines);
-    int64_t ms;
+    kc_lookup_t *lk = kc_heap_peek(&w->retryq);
+    int64_t ms = max_ms;
 
-    if (!wr) {
-        return max_ms;
+    if (wr) {
+        int64_t d = (wr->fire_at - kc_now_us() + 999) / 1000;
+        ms = d < ms ? d : ms;
     }
-    ms = (wr->fire_at - kc_now_us() + 999) / 1000;
-    return ms < 0 ? 0 : ms < max_ms ? (int)ms : max_ms;
+    if (lk) {
+        int64_t d = (lk->ready_at - kc_mono_us() + 999) / 1000;
+        ms = d < ms ? d : ms;
+    }
+    return ms < 0 ? 0 : (int)ms;
+}
+
+/* Backed-off lookups whose time has come go back to the LLM queue. */
+void kc_worker_retries(kc_worker_t *w)
+{
+    int64_t now = kc_mono_us();
+    kc_lookup_t *lk;
+
+    while ((lk = kc_heap_peek(&w->retryq)) && lk->ready_at <= now) {
+        kc_heap_pop(&w->retryq);
+        if (kc_worker_llmq_push(w, lk) != 0) {
+            lookup_fallback(w, lk, "out of memory queueing an LLM retry");
+        }
+    }
 }
 
 /* ------------------------------------------------------------- LLM answers */
@@ -279,6 +318,53 @@ static void lookup_retry_or_fallback(kc_worker_t *w, kc_lookup_t *lk, const char
     lookup_fallback(w, lk, why);
 }
 
+/* Full jitter: uniform in [0, min(max, base * 2^retry)], and never sooner
+ * than the server's Retry-After. */
+static int64_t backoff_us(kc_worker_t *w, int retry, int64_t retry_after_ms)
+{
+    int64_t cap = w->conf.llm_retry_backoff_ms;
+    int64_t delay;
+
+    for (int i = 0; i < retry && cap < w->conf.llm_retry_backoff_max_ms; i++) {
+        cap *= 2;
+    }
+    cap = cap < w->conf.llm_retry_backoff_max_ms ? cap : w->conf.llm_retry_backoff_max_ms;
+    w->rng = w->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    delay = (int64_t)((w->rng >> 33) % (uint64_t)(cap * 1000 + 1));
+    return delay > retry_after_ms * 1000 ? delay : retry_after_ms * 1000;
+}
+
+static bool retryable(const kc_llm_outcome_t *out)
+{
+    return out->err == KC_ERR_TIMEOUT || out->http_status == 429 || out->http_status >= 500 ||
+           (out->err == KC_ERR_LLM && out->http_status == 0);
+}
+
+/* A failed call: back off and retry while retries remain and the lookup's
+ * requests have time left; else the fallback answers. */
+static void lookup_call_failed(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_outcome_t *out)
+{
+    int64_t delay;
+
+    if (!retryable(out)) {
+        lookup_retry_or_fallback(w, lk, out->errstr);
+        return;
+    }
+    delay = backoff_us(w, lk->retries, out->retry_after_ms);
+    if (lk->retries >= w->conf.llm_retries ||
+        (lk->waiter_cnt > 0 && kc_now_us() + delay >= lk->deadline_at)) {
+        lookup_fallback(w, lk, out->errstr);
+        return;
+    }
+    lk->ready_at = kc_mono_us() + delay;
+    if (kc_heap_push(&w->retryq, lk) != 0) {
+        lookup_fallback(w, lk, out->errstr);
+        return;
+    }
+    lk->retries++;
+    w->stats.llm_retried_items++;
+}
+
 static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
 {
     kc_wcall_t *call = opaque;
@@ -289,6 +375,8 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
         return;
     }
     kc_worker_metrics_llm(w, out, call->n);
+    kc_breaker_record(&w->breaker, out->err == 0, kc_mono_us());
+    kc_aimd_record(&w->aimd, out->err == KC_ERR_TIMEOUT || out->http_status == 429, out->err == 0);
     if (out->err) {
         w->stats.llm_failed_calls++;
         kc_log(KC_LOG_WARN, "LLM call of %zu queries failed: %s", call->n, out->errstr);
@@ -301,7 +389,7 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
         if (it && it->state == KC_LLM_ITEM_OK) {
             lookup_answer(w, lk, it, out, call->n);
         } else if (out->err) {
-            lookup_retry_or_fallback(w, lk, out->errstr);
+            lookup_call_failed(w, lk, out);
         } else {
             kc_worker_metrics_llm_item(w);
             lookup_retry_or_fallback(w, lk,
@@ -311,6 +399,21 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
         }
     }
     free(call);
+}
+
+/* Breaker open: the fallback answers everything queued at once (and is
+ * cached only briefly). Half-open with the probe out: the queue waits for the
+ * probe's outcome, bounded by each request's deadline. */
+static void breaker_reject(kc_worker_t *w)
+{
+    kc_lookup_t *lk;
+
+    if (w->breaker.state != KC_BREAKER_OPEN) {
+        return;
+    }
+    while ((lk = kc_heap_pop(&w->llmq))) {
+        lookup_fallback(w, lk, "LLM circuit breaker open");
+    }
 }
 
 /* Start as many LLM calls as slots allow, each with up to llm.batch.max
@@ -329,12 +432,16 @@ void kc_worker_dispatch(kc_worker_t *w)
         }
         return;
     }
-    while (w->llmq.cnt > 0 && (int64_t)kc_llm_inflight(w->llm) < w->conf.llm_inflight_max) {
+    while (w->llmq.cnt > 0 && (int)kc_llm_inflight(w->llm) < w->aimd.limit) {
         size_t n = w->llmq.cnt < (size_t)w->conf.llm_batch_max ? w->llmq.cnt
                                                                : (size_t)w->conf.llm_batch_max;
-        kc_wcall_t *call = malloc(sizeof(*call) + n * sizeof(kc_lookup_t *));
+        kc_wcall_t *call;
 
-        if (!call) {
+        if (!kc_breaker_allow(&w->breaker, kc_mono_us())) {
+            breaker_reject(w);
+            return;
+        }
+        if (!(call = malloc(sizeof(*call) + n * sizeof(kc_lookup_t *)))) {
             return;
         }
         call->w = w;
@@ -569,6 +676,8 @@ void kc_worker_resolve_free_all(kc_worker_t *w)
 
     while ((wr = kc_heap_pop(&w->deadlines))) {
         kc_worker_wreq_free(w, wr);
+    }
+    while (kc_heap_pop(&w->retryq)) {
     }
     while ((lk = kc_keymap_pop(w->inflight))) {
         kc_worker_lookup_free(lk);

@@ -42,12 +42,20 @@ curl -sf --max-time 5 "$SLA_METRICS/health" >"$T/health.json" || fail "GET /heal
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$SLA_METRICS/nope")
 [[ $code == 404 ]] || fail "GET /nope answered $code, expected 404"
 "$PY" - "$T/sla.out" <<'EOF' || fail "the --json reports are not JSON lines with windows"
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-assert lines and all(l["type"] == "report" for l in lines), lines[:1]
-w = {x["window_s"]: x for x in lines[-1]["windows"]}
+import json, sys, time
+# Reports come every second, on their own timer: wait for one that saw all 40.
+deadline = time.monotonic() + 5
+while True:
+    lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+    assert lines and all(l["type"] == "report" for l in lines), lines[:1]
+    w = {x["window_s"]: x for x in lines[-1]["windows"]}
+    if w[0]["count"] == 40 or time.monotonic() > deadline:
+        break
+    time.sleep(0.2)
 assert set(w) == {5, 10, 300, 0}, sorted(w)
-assert w[0]["count"] == 40 and w[0]["by_source"]["LLM"] + w[0]["by_source"]["L1"] == 40, w[0]
+assert w[0]["count"] == 40 and w[5]["count"] <= 40, w[0]
+assert w[0]["by_source"]["LLM"] + w[0]["by_source"]["L1"] == 40, w[0]["by_source"]
+assert w[0]["by_status"]["OK"] == 40 and w[0]["latency_ms"]["max"] > 0, w[0]
 EOF
 
 # ------------------------------------------------------------------ silence
@@ -78,13 +86,17 @@ once()
         >"$T/once.out" 2>>"$T/once.log" || rc=$?
     ONCE_RC=$rc
 }
-once -X sla.target.ms=60000 -X sla.deadline.ms=60000
+# The 10 requests that waited for a worker were past their deadline: answered
+# DEGRADED by the fallback (20 % of 50), so the generous run relaxes those rules too.
+once -X sla.target.ms=60000 -X sla.deadline.ms=60000 -X alert.success_rate.threshold=75 \
+    -X alert.degraded_rate.threshold=25
 [[ $ONCE_RC -eq 0 ]] || fail "--once with generous targets exited $ONCE_RC: $(cat "$T/once.out")"
 grep -q '^VERDICT COMPLIANT' "$T/once.out" || fail "no COMPLIANT verdict: $(cat "$T/once.out")"
 grep -Eq '^  total +50 replies' "$T/once.out" || fail "final report does not count 50 replies"
 once -X sla.target.ms=1 -X sla.deadline.ms=1
 [[ $ONCE_RC -eq 2 ]] || fail "--once with 1 ms targets exited $ONCE_RC, expected 2"
-grep -q '^VERDICT NOT COMPLIANT: p95' "$T/once.out" || fail "verdict: $(tail -1 "$T/once.out")"
+grep -q '^VERDICT NOT COMPLIANT: p95 .*degraded rate 20.00% > 5.00%' "$T/once.out" ||
+    fail "verdict: $(tail -1 "$T/once.out")"
 once --json -X sla.target.ms=1 -X sla.deadline.ms=1
 [[ $ONCE_RC -eq 2 ]] || fail "--once --json exited $ONCE_RC, expected 2"
 "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["type"]=="final" and r["compliant"] is False and r["windows"][0]["count"]==50, r' \
