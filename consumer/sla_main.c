@@ -625,7 +625,8 @@ static void refresh_lag(app_t *app, int64_t now_us, int64_t silent_us)
     app->st.kafka_up = true;
 }
 
-static void evaluate(app_t *app, int64_t now_us)
+/* @returns the number of state changes. */
+static size_t evaluate(app_t *app, int64_t now_us)
 {
     kc_alert_t events[KC_SLA_RULE__CNT];
     int64_t last = kc_sla_last_seen_us(app->sla);
@@ -642,6 +643,7 @@ static void evaluate(app_t *app, int64_t now_us)
     for (size_t i = 0; i < n; i++) {
         on_alert(app, &events[i], now_us);
     }
+    return n;
 }
 
 static void resend_firing(app_t *app, int64_t now_us)
@@ -837,8 +839,8 @@ static void live_loop(app_t *app)
         if (pub || ev || rep || resend) {
             compute_figs(app, now_us);
         }
-        if (ev) {
-            evaluate(app, now_us);
+        if (ev && evaluate(app, now_us) > 0) {
+            pub = true; /* /health shows a state change at once */
         }
         if (resend) {
             resend_firing(app, now_us);

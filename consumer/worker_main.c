@@ -70,23 +70,27 @@ static int log_setup(const kc_worker_conf_t *conf, int level_opt)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "Usage: kclassify-worker [-b BROKERS] [-c FILE] [-X key=value]... [-v|-q]\n"
-                "\n"
-                "Consumes ClassificationRequest records, classifies each distinct query once\n"
-                "(L1 cache, in-flight coalescing, batched OpenAI-compatible LLM calls, keyword\n"
-                "fallback) and produces ClassificationResult records.\n"
-                "\n"
-                "Options:\n"
-                "  -b BROKERS     bootstrap servers (same as -X kafka.bootstrap.servers=...)\n"
-                "  -c FILE        properties file (key=value lines, # comments)\n"
-                "  -X key=value   set a property (after -c, in order given)\n"
-                "  -v / -q        more / less logging (default: info)\n"
-                "  -h, --help     this help\n"
-                "\n"
-                "Environment: KCLASSIFY_LLM_API_KEY or OPENAI_API_KEY (bearer token, never "
-                "logged).\n"
-                "\n"
-                "Properties (default in brackets):\n");
+    fprintf(
+        fp,
+        "Usage: kclassify-worker [-b BROKERS] [-c FILE] [-X key=value]... [--warm FILE] [-v|-q]\n"
+        "\n"
+        "Consumes ClassificationRequest records, classifies each distinct query once\n"
+        "(L1 cache, in-flight coalescing, batched OpenAI-compatible LLM calls, keyword\n"
+        "fallback) and produces ClassificationResult records.\n"
+        "\n"
+        "Options:\n"
+        "  -b BROKERS     bootstrap servers (same as -X kafka.bootstrap.servers=...)\n"
+        "  -c FILE        properties file (key=value lines, # comments)\n"
+        "  -X key=value   set a property (after -c, in order given)\n"
+        "  --warm FILE    resolve the queries in FILE (one per line) into the caches\n"
+        "                 before consuming (same as -X cache.warm.file=FILE)\n"
+        "  -v / -q        more / less logging (default: info)\n"
+        "  -h, --help     this help\n"
+        "\n"
+        "Environment: KCLASSIFY_LLM_API_KEY or OPENAI_API_KEY (bearer token, never "
+        "logged).\n"
+        "\n"
+        "Properties (default in brackets):\n");
     for (const kc_conf_prop_t *p = kc_worker_conf_props; p->name; p++) {
         fprintf(fp, "  %-28s %s [%s]\n", p->name, p->desc, p->defval);
     }
@@ -98,7 +102,9 @@ static void usage(FILE *fp)
 /* Options are applied in command-line order, so -X after -c overrides it. */
 static int parse_args(int argc, char **argv, kc_worker_conf_t *conf, int *level)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"warm", required_argument, NULL, 'W'},
+                                             {NULL, 0, NULL, 0}};
     char errstr[512];
     int c, err = 0;
 
@@ -115,6 +121,10 @@ static int parse_args(int argc, char **argv, kc_worker_conf_t *conf, int *level)
         case 'X':
             err = kc_conf_set_assignment(kc_worker_conf_props, conf, &conf->kafka, optarg, errstr,
                                          sizeof(errstr));
+            break;
+        case 'W':
+            err = kc_conf_set(kc_worker_conf_props, conf, &conf->kafka, "cache.warm.file", optarg,
+                              errstr, sizeof(errstr));
             break;
         case 'v':
             *level = KC_LOG_DEBUG;

@@ -14,7 +14,7 @@
  * kc_prom_gauge(&buf, "kclassify_llm_concurrency", "Adaptive LLM concurrency.", NULL, 6);
  * kc_prom_hist(&buf, "kclassify_request_duration_seconds", "Request latency.", NULL,
  *              h, kc_prom_latency_buckets, KC_PROM_LATENCY_BUCKETS_CNT);
- * kc_prom_process(&buf);
+ * kc_prom_process(&buf, errstr, sizeof(errstr));
  * @endcode
  *
  * Names are checked (`[a-zA-Z_:][a-zA-Z0-9_:]*` for metrics, `[a-zA-Z_][a-zA-Z0-9_]*`

@@ -106,7 +106,8 @@ int kc_sla_add_result(kc_sla_t *sla, const kc_result_t *res, int64_t now_us);
 int kc_sla_figures(kc_sla_t *sla, int window_s, int64_t now_us, kc_sla_figures_t *out, char *errstr,
                    size_t errstr_size);
 
-/** @brief total_us histogram since start (for Prometheus exposition). */
+/** @brief total_us histogram since start (for Prometheus exposition); NULL before the first reply.
+ */
 const kc_hist_t *kc_sla_total_hist(const kc_sla_t *sla);
 
 /** @brief Wall-clock time (now_us given to kc_sla_add) of the last reply; 0 = none yet. */

@@ -291,6 +291,8 @@ static void render_kafka(kc_worker_t *w, kc_buf_t *b)
                            (double)m->lag[i]);
         }
     }
+    kc_prom_gauge(b, "kclassify_assigned_partitions", "Request partitions this worker owns.", NULL,
+                  (double)assigned_partitions(w));
     kc_prom_gauge(b, "kclassify_inflight_requests", "Requests consumed and not yet delivered.",
                   NULL, (double)w->outstanding);
     if (w->l1) {
@@ -326,6 +328,16 @@ static const char *health_status(const kc_worker_t *w)
         return "degraded";
     }
     return "ok";
+}
+
+static size_t assigned_partitions(const kc_worker_t *w)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < w->part_cnt; i++) {
+        n += w->parts[i].assigned;
+    }
+    return n;
 }
 
 static void render_health(kc_worker_t *w, kc_buf_t *b)

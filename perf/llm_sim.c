@@ -49,6 +49,9 @@ static void usage(FILE *fp)
             "  --max-concurrency N   calls in flight beyond N get 429 + Retry-After, 0 = no "
             "limit [0]\n"
             "  --fail-500 P          per-call probability of a 500 error [0]\n"
+            "  --fail-429 P          per-call probability of a 429 (rate limited) whatever the\n"
+            "                        concurrency; a call drawn for both 500 and 429 gets 500 [0]\n"
+            "  --retry-after S       Retry-After seconds of every 429 [1]\n"
             "  --hang P              per-call probability of sleeping --hang-ms first [0]\n"
             "  --hang-ms MS          how long a hang lasts [30000]\n"
             "  --fenced P            per-call probability of ```json fences around content [0]\n"
@@ -81,6 +84,8 @@ enum {
     OPT_PER_QUERY,
     OPT_MAX_CONC,
     OPT_FAIL_500,
+    OPT_FAIL_429,
+    OPT_RETRY_AFTER,
     OPT_HANG,
     OPT_HANG_MS,
     OPT_FENCED,
@@ -105,6 +110,8 @@ static const struct option long_opts[] = {
     {"per-query-ms", required_argument, NULL, OPT_PER_QUERY},
     {"max-concurrency", required_argument, NULL, OPT_MAX_CONC},
     {"fail-500", required_argument, NULL, OPT_FAIL_500},
+    {"fail-429", required_argument, NULL, OPT_FAIL_429},
+    {"retry-after", required_argument, NULL, OPT_RETRY_AFTER},
     {"hang", required_argument, NULL, OPT_HANG},
     {"hang-ms", required_argument, NULL, OPT_HANG_MS},
     {"fenced", required_argument, NULL, OPT_FENCED},
@@ -186,6 +193,12 @@ static bool parse_number_opt(llm_sim_conf_t *conf, int opt, const char *arg)
     case OPT_FAIL_500:
         conf->fail_500 = opt_double(name, arg, 0, 1);
         break;
+    case OPT_FAIL_429:
+        conf->fail_429 = opt_double(name, arg, 0, 1);
+        break;
+    case OPT_RETRY_AFTER:
+        conf->retry_after_s = (int)opt_int(name, arg, 0, 3600);
+        break;
     case OPT_HANG:
         conf->hang = opt_double(name, arg, 0, 1);
         break;
@@ -219,7 +232,8 @@ static bool parse_number_opt(llm_sim_conf_t *conf, int opt, const char *arg)
 
 static void parse_args(llm_sim_conf_t *conf, int argc, char **argv)
 {
-    *conf = (llm_sim_conf_t){.port = 8080, .bind = "127.0.0.1", .jitter = 0.3, .hang_ms = 30000};
+    *conf = (llm_sim_conf_t){
+        .port = 8080, .bind = "127.0.0.1", .jitter = 0.3, .hang_ms = 30000, .retry_after_s = 1};
     int opt;
     while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         if (opt >= OPT_PORT && parse_number_opt(conf, opt, optarg)) {

@@ -32,6 +32,8 @@ typedef struct llm_sim_conf_s {
     double per_query_ms; /**< added per query in the call */
     int max_concurrency; /**< 0 = unlimited */
     double fail_500;     /**< per-call probabilities in [0,1] */
+    double fail_429;     /**< injected rate limiting, whatever the concurrency */
+    int retry_after_s;   /**< Retry-After of every 429 */
     double hang;
     double hang_ms;
     double fenced;
@@ -132,7 +134,7 @@ typedef struct llm_sim_call_s {
 
 /** Faults drawn for one call, all decided before any sleeping. */
 typedef struct llm_sim_faults_s {
-    bool fail_500, hang, fenced, shuffle, missing, garbage;
+    bool fail_500, hang, fenced, shuffle, missing, garbage, fail_429;
     size_t invalid_cnt; /**< results whose category was replaced */
 } llm_sim_faults_t;
 

@@ -189,6 +189,8 @@ void llm_sim_faults_draw(const llm_sim_conf_t *conf, llm_sim_rng_t *rng, llm_sim
     faults->fenced = llm_sim_rng_chance(rng, conf->fenced);
     faults->shuffle = llm_sim_rng_chance(rng, conf->shuffle);
     faults->missing = llm_sim_rng_chance(rng, conf->missing);
+    /* Drawn last, so adding it left the other faults' sequences unchanged. */
+    faults->fail_429 = llm_sim_rng_chance(rng, conf->fail_429);
 }
 
 /* ------------------------------------------------------------- responses */

@@ -273,6 +273,17 @@ static enum MHD_Result chat_answer(llm_sim_t *sim, struct MHD_Connection *conn, 
     return reply(conn, MHD_HTTP_OK, body, NULL);
 }
 
+/* A 429 as a rate-limiting gateway sends it, with Retry-After. */
+static enum MHD_Result reply_429(llm_sim_t *sim, struct MHD_Connection *conn, const char *message)
+{
+    char retry_after[16];
+
+    snprintf(retry_after, sizeof(retry_after), "%d", sim->conf.retry_after_s);
+    stats_bump(sim, &sim->stats.rejected_429);
+    return reply(conn, MHD_HTTP_TOO_MANY_REQUESTS,
+                 llm_sim_error_build(message, "requests", "rate_limit_exceeded"), retry_after);
+}
+
 static enum MHD_Result chat_call(llm_sim_t *sim, struct MHD_Connection *conn, uint64_t call_no,
                                  const sim_req_t *req)
 {
@@ -296,6 +307,10 @@ static enum MHD_Result chat_call(llm_sim_t *sim, struct MHD_Connection *conn, ui
         ret = reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                           "The server had an error while processing your request (simulated)",
                           "server_error", NULL);
+    } else if (faults.fail_429) {
+        sim_log(sim, "call %llu: %zu queries -> 429 (injected)", (unsigned long long)call_no,
+                call.n);
+        ret = reply_429(sim, conn, "Rate limit reached (simulated)");
     } else {
         sim_sleep_ms(sim, (faults.hang ? sim->conf.hang_ms : 0) +
                               sim_latency_ms(&sim->conf, &rng, call.n));
@@ -327,13 +342,8 @@ static enum MHD_Result chat_handle(llm_sim_t *sim, struct MHD_Connection *conn,
     int inflight = atomic_fetch_add(&st->inflight, 1) + 1;
     if (sim->conf.max_concurrency > 0 && inflight > sim->conf.max_concurrency) {
         atomic_fetch_sub(&st->inflight, 1);
-        stats_bump(sim, &st->rejected_429);
         sim_log(sim, "call %llu: 429 (%d in flight)", (unsigned long long)call_no, inflight);
-        return reply(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-                     llm_sim_error_build("Rate limit reached: too many concurrent requests "
-                                         "(simulated)",
-                                         "requests", "rate_limit_exceeded"),
-                     "1");
+        return reply_429(sim, conn, "Rate limit reached: too many concurrent requests (simulated)");
     }
     pthread_mutex_lock(&st->lock);
     if (inflight > st->max_inflight_seen) {

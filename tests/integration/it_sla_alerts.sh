@@ -35,9 +35,17 @@ wait_log "$T/sla.log" 'ALERT FIRING p95_latency ' 30 "$SLA" kclassify-sla
 grep -E 'ALERT FIRING p95_latency ' "$T/sla.log" | head -n 1 >&2
 wait_am_state KclassifySlaP95Latency active 15
 log "alertmanager lists KclassifySlaP95Latency as active"
-curl -sf --max-time 5 "$SLA_METRICS/health" >"$T/health1.json" || fail "GET /health failed"
+# The monitor publishes /health right after a state change; allow for the
+# webhook having been faster than that.
+for _ in 1 2 3 4 5 6; do
+    curl -sf --max-time 5 "$SLA_METRICS/health" >"$T/health1.json" || fail "GET /health failed"
+    grep -q '"status":"degraded"' "$T/health1.json" && break
+    sleep 0.5
+done
 grep -q '"status":"degraded"' "$T/health1.json" ||
     fail "/health while firing is $(cat "$T/health1.json"), expected status degraded"
+grep -q '"firing":\[[^]]*"p95_latency"' "$T/health1.json" ||
+    fail "/health does not list p95_latency as firing: $(cat "$T/health1.json")"
 curl -sf --max-time 5 "$SLA_METRICS/metrics" >"$T/metrics1.txt" || fail "GET /metrics failed"
 grep -q '^kclassify_sla_alert_firing{rule="p95_latency"} 1$' "$T/metrics1.txt" ||
     fail "/metrics does not show the p95 rule firing"

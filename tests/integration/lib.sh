@@ -219,25 +219,33 @@ start_worker()
     log "worker $name started (pid $WORKER_PID)"
 }
 
-# wait_assigned NAME [TIMEOUT_S]: until the worker started last as NAME
-# ($WORKER_PID) logs a non-empty assignment.
+# wait_assigned NAME [PID [TIMEOUT_S]]: until the worker NAME logs a non-empty
+# assignment (default timeout 30 s).
 #
-# This machine is shared: a stray SIGTERM (another job's kill of a recycled
-# pid) has been seen to stop a worker before it joined. A worker that logged a
-# signal stop before it ever got partitions is started once more, loudly;
-# anything else is a failure. Sets WORKER_PID to the worker that got partitions.
+# Without PID it waits for the worker started last ($WORKER_PID) and sets
+# WORKER_PID to the one that got partitions: this machine is shared, and a
+# stray SIGTERM (another job's kill by name or of a recycled pid) has been seen
+# to stop a worker before it joined, so a worker that logged a signal stop
+# before it ever got partitions is started once more, loudly. With PID (the
+# older calling convention) there is no retry. Anything else is a failure.
 wait_assigned()
 {
-    local name=$1 timeout_s=${2:-30} deadline
+    local name=$1 pid=${2:-} timeout_s=${3:-30} retry=0 deadline
+    if [[ -z "$pid" ]]; then
+        pid=$WORKER_PID
+        retry=1
+    fi
     deadline=$(($(now_ms) + timeout_s * 1000))
     until grep -Eq 'assigned [1-9][0-9]* partition' "$T/$name.log" 2>/dev/null; do
-        if ! kill -0 "$WORKER_PID" 2>/dev/null; then
-            if [[ -n "$(why_dead "$name")" && ! -e "$T/$name.killed.log" ]]; then
-                stop_pid "$WORKER_PID" "$name" 1
+        if ! kill -0 "$pid" 2>/dev/null; then
+            if ((retry)) && [[ -n "$(why_dead "$name")" && ! -e "$T/$name.killed.log" ]]; then
+                stop_pid "$pid" "$name" 1
                 mv "$T/$name.log" "$T/$name.killed.log"
                 log "WARNING: worker $name got a signal from outside this test before it" \
                     "joined; starting it again (log kept in $name.killed.log)"
                 eval "start_worker $name ${KC_WORKER_ARGS[$name]}"
+                pid=$WORKER_PID
+                deadline=$(($(now_ms) + timeout_s * 1000))
                 continue
             fi
             fail "worker $name exited before it got partitions$(why_dead "$name")"

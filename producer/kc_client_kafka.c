@@ -1,0 +1,199 @@
+/**
+ * The client's two librdkafka handles: a producer for requests and a reply
+ * consumer assigned at the reply topic's high watermarks. Both queues signal
+ * the background thread through the wake pipe (librdkafka queue I/O events),
+ * so a reply is dispatched as soon as it is fetched, without busy polling.
+ */
+#include "kc_client_int.h"
+#include "kc_err.h"
+#include "kc_uuid.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define METADATA_TIMEOUT_MS 10000
+
+static int rk_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                       size_t errstr_size)
+{
+    char rkerr[512];
+
+    if (rd_kafka_conf_set(conf, key, value, rkerr, sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size, "kafka.%s: %s", key, rkerr);
+    }
+    return 0;
+}
+
+/* Our defaults first, then every kafka.* key, so the user's keys win. */
+static rd_kafka_conf_t *rk_conf_build(const kc_client_t *cl, const char *const *defaults,
+                                      char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    for (size_t i = 0; defaults[i]; i += 2) {
+        if (rk_conf_set(conf, defaults[i], defaults[i + 1], errstr, errstr_size) != 0) {
+            goto error;
+        }
+    }
+    for (size_t i = 0; i < cl->kafka.cnt; i++) {
+        if (rk_conf_set(conf, cl->kafka.keys[i], cl->kafka.values[i], errstr, errstr_size) != 0) {
+            goto error;
+        }
+    }
+    return conf;
+error:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static int producer_new(kc_client_t *cl, char *errstr, size_t errstr_size)
+{
+    static const char *const defaults[] = {"linger.ms", "5", "acks", "all", NULL};
+    rd_kafka_conf_t *conf = rk_conf_build(cl, defaults, errstr, errstr_size);
+    char rkerr[512];
+
+    if (!conf) {
+        return KC_ERR_CONFIG;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, kc_client_on_delivery);
+    rd_kafka_conf_set_opaque(conf, cl);
+    if (!(cl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rkerr, sizeof(rkerr)))) {
+        rd_kafka_conf_destroy(conf);
+        return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "producer: %s", rkerr);
+    }
+    cl->rkq_main = rd_kafka_queue_get_main(cl->rk);
+    rd_kafka_queue_io_event_enable(cl->rkq_main, cl->wake[1], "p", 1);
+    return 0;
+}
+
+static int topic_partitions(rd_kafka_t *rkc, const char *topic, int *cnt, int32_t **ids,
+                            char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rkc, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+    int rc = 0;
+
+    err = rd_kafka_metadata(rkc, 0, rkt, &md, METADATA_TIMEOUT_MS);
+    if (!err && (md->topic_cnt != 1 || md->topics[0].err)) {
+        err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    }
+    if (err) {
+        rc = kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "reply topic %s: %s", topic,
+                       rd_kafka_err2str(err));
+    } else if (!(*ids = calloc((size_t)md->topics[0].partition_cnt + 1, sizeof(int32_t)))) {
+        rc = KC_ERR_NOMEM;
+    } else {
+        *cnt = md->topics[0].partition_cnt;
+        for (int i = 0; i < *cnt; i++) {
+            (*ids)[i] = md->topics[0].partitions[i].id;
+        }
+    }
+    if (md) {
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return rc;
+}
+
+/* Every partition of topic at its current high watermark. */
+static rd_kafka_topic_partition_list_t *reply_offsets(rd_kafka_t *rkc, const char *topic,
+                                                      char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *parts;
+    int32_t *ids = NULL;
+    int cnt = 0;
+
+    if (topic_partitions(rkc, topic, &cnt, &ids, errstr, errstr_size) != 0) {
+        return NULL;
+    }
+    parts = rd_kafka_topic_partition_list_new(cnt);
+    for (int i = 0; i < cnt; i++) {
+        int64_t lo, hi;
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rkc, topic, ids[i], &lo, &hi, METADATA_TIMEOUT_MS);
+        if (err) {
+            kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "%s [%" PRId32 "] watermarks: %s", topic,
+                      ids[i], rd_kafka_err2str(err));
+            rd_kafka_topic_partition_list_destroy(parts);
+            free(ids);
+            return NULL;
+        }
+        rd_kafka_topic_partition_list_add(parts, topic, ids[i])->offset = hi;
+    }
+    free(ids);
+    return parts;
+}
+
+/* librdkafka refuses assign() without a group.id; a unique throwaway one is
+ * never joined (no subscribe) and never committed to. A short fetch wait keeps
+ * up with brokers that answer a fetch only when the wait expires (the mock). */
+static rd_kafka_t *consumer_create(kc_client_t *cl, char *errstr, size_t errstr_size)
+{
+    char group[KC_UUID_STR_SIZE + 24] = "kclassify-client-";
+    const char *const defaults[] = {"group.id",
+                                    group,
+                                    "enable.auto.commit",
+                                    "false",
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "enable.partition.eof",
+                                    "false",
+                                    "fetch.wait.max.ms",
+                                    "100",
+                                    NULL};
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *rkc;
+    char rkerr[512];
+
+    if (kc_uuid_v4(group + strlen(group), errstr, errstr_size) != 0 ||
+        !(conf = rk_conf_build(cl, defaults, errstr, errstr_size))) {
+        return NULL;
+    }
+    if (!(rkc = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof(rkerr)))) {
+        kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "consumer: %s", rkerr);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rkc;
+}
+
+static int consumer_new(kc_client_t *cl, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *parts;
+    rd_kafka_resp_err_t err;
+
+    if (!(cl->rkc = consumer_create(cl, errstr, errstr_size))) {
+        return KC_ERR_KAFKA;
+    }
+    if (!(parts = reply_offsets(cl->rkc, cl->conf.topic_replies, errstr, errstr_size))) {
+        return KC_ERR_KAFKA;
+    }
+    err = rd_kafka_assign(cl->rkc, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) {
+        return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "assigning %s: %s",
+                         cl->conf.topic_replies, rd_kafka_err2str(err));
+    }
+    rd_kafka_poll_set_consumer(cl->rkc);
+    cl->rkq_cons = rd_kafka_queue_get_consumer(cl->rkc);
+    rd_kafka_queue_io_event_enable(cl->rkq_cons, cl->wake[1], "c", 1);
+    return 0;
+}
+
+int kc_client_kafka_setup(kc_client_t *cl, char *errstr, size_t errstr_size)
+{
+    int rc;
+
+    if (!kc_conf_kv_get(&cl->kafka, "bootstrap.servers")) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                         "no brokers: set kafka.bootstrap.servers");
+    }
+    /* The consumer first: its assignment at the high watermarks must precede
+     * any request, or a fast reply could land below the starting offset. */
+    if (!cl->opts.send_only && (rc = consumer_new(cl, errstr, errstr_size)) != 0) {
+        return rc;
+    }
+    return producer_new(cl, errstr, errstr_size);
+}
