@@ -275,6 +275,16 @@ static void render_llm(kc_worker_t *w, kc_buf_t *b)
                      m->llm_queries_sum);
 }
 
+static size_t assigned_partitions(const kc_worker_t *w)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < w->part_cnt; i++) {
+        n += w->parts[i].assigned;
+    }
+    return n;
+}
+
 static void render_kafka(kc_worker_t *w, kc_buf_t *b)
 {
     kc_wmetrics_t *m = &w->metrics;
@@ -328,16 +338,6 @@ static const char *health_status(const kc_worker_t *w)
         return "degraded";
     }
     return "ok";
-}
-
-static size_t assigned_partitions(const kc_worker_t *w)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < w->part_cnt; i++) {
-        n += w->parts[i].assigned;
-    }
-    return n;
 }
 
 static void render_health(kc_worker_t *w, kc_buf_t *b)

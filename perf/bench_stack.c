@@ -65,9 +65,19 @@ static bool tcp_open(int port)
     return ok;
 }
 
-static bool alive(pid_t pid)
+/* A child that exited is reaped here and forgotten, so its pid (which the
+ * kernel may give to another process) is never signalled later. */
+static bool alive(bench_stack_t *st, pid_t pid)
 {
-    return waitpid(pid, NULL, WNOHANG) == 0;
+    if (waitpid(pid, NULL, WNOHANG) == 0) {
+        return true;
+    }
+    for (int i = 0; i < st->proc_cnt; i++) {
+        if (st->procs[i].pid == pid) {
+            st->procs[i].pid = -1;
+        }
+    }
+    return false;
 }
 
 /* Whole file into buf (truncated), NUL-terminated; @returns bytes read or -1. */
@@ -128,7 +138,7 @@ static int start_mock(bench_stack_t *st, const bench_stack_opts_t *o, char *errs
         return kc_seterr(KC_ERR_IO, errstr, errstr_size, "fork: %s", strerror(errno));
     }
     while (slurp(bsfile, st->bootstrap, sizeof(st->bootstrap)) <= 0) {
-        if (!alive(pid) || kc_mono_us() > deadline) {
+        if (!alive(st, pid) || kc_mono_us() > deadline) {
             return kc_seterr(KC_ERR_IO, errstr, errstr_size, "kafka mock did not start (see %s)",
                              log);
         }
@@ -154,7 +164,7 @@ static int start_redis(bench_stack_t *st, char *errstr, size_t errstr_size)
         return kc_seterr(KC_ERR_IO, errstr, errstr_size, "cannot start redis-server");
     }
     while (!tcp_open(p)) {
-        if (!alive(pid) || kc_mono_us() > deadline) {
+        if (!alive(st, pid) || kc_mono_us() > deadline) {
             return kc_seterr(KC_ERR_IO, errstr, errstr_size, "redis-server did not start (see %s)",
                              log);
         }
@@ -202,7 +212,7 @@ static int start_sim(bench_stack_t *st, const bench_stack_opts_t *o, char *errst
         return kc_seterr(KC_ERR_IO, errstr, errstr_size, "fork: %s", strerror(errno));
     }
     while (slurp(pfile, port, sizeof(port)) <= 0) {
-        if (!alive(pid) || kc_mono_us() > deadline) {
+        if (!alive(st, pid) || kc_mono_us() > deadline) {
             return kc_seterr(KC_ERR_IO, errstr, errstr_size, "LLM simulator did not start (see %s)",
                              log);
         }
@@ -285,7 +295,7 @@ static int wait_assigned(bench_stack_t *st, int i, pid_t pid, char *errstr, size
         if (a) {
             return 0;
         }
-        if (!alive(pid) || kc_mono_us() > deadline) {
+        if (!alive(st, pid) || kc_mono_us() > deadline) {
             return kc_seterr(KC_ERR_IO, errstr, errstr_size,
                              "worker %d got no partitions (see %s)", i, log);
         }
@@ -363,6 +373,9 @@ void bench_stack_stop(bench_stack_t *st)
     for (int i = st->proc_cnt - 1; i >= 0; i--) {
         pid_t pid = st->procs[i].pid;
         int64_t deadline = kc_mono_us() + STOP_TIMEOUT_US;
+        if (pid <= 0) {
+            continue; /* already reaped */
+        }
         kill(pid, SIGTERM);
         while (waitpid(pid, NULL, WNOHANG) == 0) {
             if (kc_mono_us() > deadline) {
