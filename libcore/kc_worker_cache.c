@@ -234,6 +234,23 @@ static void encode_rec(const kc_lookup_t *lk, const kc_reply_t *rp, int64_t now,
     }
 }
 
+/* Give the fleet-wide lease back without an answer (the fallback answered):
+ * another worker may then ask the LLM at once instead of waiting it out. */
+void kc_worker_cache_release(kc_worker_t *w, kc_lookup_t *lk)
+{
+    kc_wcache_t *c = &w->cache;
+    size_t size = c->rsize;
+
+    if (!lk->leased) {
+        return;
+    }
+    lk->leased = false;
+    if (grow((void **)&c->rkeys, &size, c->rcnt + 1, sizeof(*c->rkeys)) == 0) {
+        c->rsize = size;
+        c->rkeys[c->rcnt++] = lk->key;
+    }
+}
+
 /* Queue an answer for LMDB and Redis (only LMDB when it came from Redis);
  * written by kc_worker_cache_flush(). Also queue the lease release. */
 void kc_worker_cache_store(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp)
@@ -243,14 +260,7 @@ void kc_worker_cache_store(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp
     size_t i = c->wcnt;
     size_t size;
 
-    if (lk->leased) {
-        size = c->rsize;
-        if (grow((void **)&c->rkeys, &size, c->rcnt + 1, sizeof(*c->rkeys)) == 0) {
-            c->rsize = size;
-            c->rkeys[c->rcnt++] = lk->key;
-        }
-        lk->leased = false;
-    }
+    kc_worker_cache_release(w, lk);
     if (!kc_worker_cache_enabled(w)) {
         return;
     }

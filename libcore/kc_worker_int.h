@@ -228,6 +228,7 @@ bool kc_worker_cache_enabled(const kc_worker_t *w);
 int kc_worker_cache_stage_add(kc_worker_t *w, kc_lookup_t *lk);
 void kc_worker_cache_stage(kc_worker_t *w);
 void kc_worker_cache_store(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp);
+void kc_worker_cache_release(kc_worker_t *w, kc_lookup_t *lk);
 void kc_worker_cache_flush(kc_worker_t *w);
 void kc_worker_cache_tick(kc_worker_t *w);
 

@@ -213,6 +213,7 @@ static void lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
     kc_reply_t rp;
 
     fallback_reply(w, lk->norm, lk->norm_len, why, &rp, &fb);
+    kc_worker_cache_release(w, lk);
     if (lk->write_cache && w->conf.cache_fallback_ttl_s > 0) {
         kc_worker_l1_put(w, lk, &rp, w->conf.cache_fallback_ttl_s * 1000000);
     }
@@ -454,6 +455,7 @@ void kc_worker_dispatch(kc_worker_t *w)
         }
         if (kc_llm_submit(w->llm, texts, lens, n, llm_done_cb, call, errstr, sizeof(errstr))) {
             kc_log(KC_LOG_WARN, "cannot start LLM call: %s", errstr);
+            kc_breaker_record(&w->breaker, false, kc_mono_us()); /* frees a half-open probe */
             for (size_t i = 0; i < n; i++) {
                 lookup_fallback(w, call->lookups[i], errstr);
             }

@@ -257,6 +257,7 @@ typedef struct bench_summary_s {
     double llm_calls, llm_queries, llm_distinct, llm_429, prompt_tokens, completion_tokens;
     double worker_cpu_s, worker_peak_rss_mb, worker_l1_entries;
     double query_bytes_mean;
+    double bench_cpu_s;
     double compliance; /**< share of sent requests answered within the target */
     double target_ms;
     char grade[4];
@@ -265,7 +266,7 @@ typedef struct bench_summary_s {
 int bench_run(const bench_target_t *tg, const bench_load_t *ld, bench_result_t *res,
               char *errstr, size_t errstr_size);
 void bench_result_free(bench_result_t *res);
-void bench_summarize(const bench_result_t *res, double target_ms, bench_summary_t *sm);
+void bench_summarize(bench_result_t *res, double target_ms, bench_summary_t *sm);
 const char *bench_grade(double mean_ms, double compliance, double target_ms);
 void bench_summary_print(FILE *fp, const char *name, const bench_summary_t *sm);
 

@@ -263,6 +263,12 @@ def cmd_check(a):
         if by_source.get(src, 0) != n:
             errs.append("%d replies with source %s, expected exactly %d"
                         % (by_source.get(src, 0), src, n))
+    first = collections.Counter(src for src in by_source.elements())
+    first.subtract(coalesced)
+    for src, n in count_spec(a.first).items():
+        if first.get(src, 0) != n:
+            errs.append("%d non-coalesced replies with source %s, expected exactly %d"
+                        % (first.get(src, 0), src, n))
     for src, n in count_spec(a.min).items():
         if by_source.get(src, 0) < n:
             errs.append("%d replies with source %s, expected at least %d"
@@ -344,6 +350,8 @@ def main():
     p.add_argument("--source", default="L1,LMDB,REDIS,LLM")
     p.add_argument("--eq", action="append", default=[], metavar="SOURCE=N")
     p.add_argument("--min", action="append", default=[], metavar="SOURCE=N")
+    p.add_argument("--first", action="append", default=[], metavar="SOURCE=N",
+                   help="exact count of non-coalesced replies from SOURCE")
     p.add_argument("--allow-duplicates", action="store_true")
     p.add_argument("--ignore-foreign", action="store_true")
     p.set_defaults(fn=cmd_check)

@@ -31,24 +31,36 @@ for i in 0 1 2; do
     wait_assigned "w$((i + 1))" 40
 done
 
-# The group is settled when every worker's latest assignment line is an
-# assignment and together they hold every partition.
+# The group is settled when the 3 workers together hold every partition,
+# each some (cooperative rebalancing: assignments and revocations are
+# increments, so a worker holds what it was assigned minus what it lost).
+held()
+{
+    local n=0 line
+    while read -r line; do
+        [[ "$line" =~ ^assigned\ ([0-9]+) ]] && n=$((n + BASH_REMATCH[1]))
+        [[ "$line" =~ ^revoked\ ([0-9]+) ]] && n=$((n - BASH_REMATCH[1]))
+    done < <(grep -Eo '(assigned|revoked) [0-9]+ partition' "$T/$1.log")
+    echo "$n"
+}
 deadline=$(($(now_ms) + 30000))
 while :; do
-    total=0
+    total=0 each=1 summary=""
     for w in w1 w2 w3; do
-        last=$(grep -Eo '(assigned|revoked) [0-9]+ partition' "$T/$w.log" | tail -n 1)
-        [[ "$last" =~ ^assigned\ ([0-9]+) ]] && total=$((total + BASH_REMATCH[1]))
+        h=$(held "$w")
+        total=$((total + h))
+        ((h > 0)) || each=0
+        summary+="$w=$h "
     done
-    [[ $total -eq $PARTS ]] && break
-    (($(now_ms) < deadline)) || fail "the 3 workers did not settle on $PARTS partitions within 30s"
+    [[ $total -eq $PARTS && $each -eq 1 ]] && break
+    (($(now_ms) < deadline)) || fail "the 3 workers did not settle on $PARTS partitions within 30s ($summary)"
     sleep 0.2
 done
-log "group settled: $(for w in w1 w2 w3; do grep -Eo 'assigned [0-9]+' "$T/$w.log" | tail -n 1 | tr '\n' ' '; done)"
+log "group settled: $summary"
 
 cache_tool run-foreign --bootstrap "$BOOTSTRAP" --input "$T/req.jsonl" --out "$T/replies.out" \
     --timeout 60 --grace 1.5 --seed 17 || fail "requests went unanswered (see above)"
-check replies "$T/req.jsonl" --source L1,LMDB,REDIS,LLM --eq LLM=$DISTINCT
+check replies "$T/req.jsonl" --source L1,LMDB,REDIS,LLM --first LLM=$DISTINCT
 sim_stats "$T/stats.json"
 kctool check-stats --stats "$T/stats.json" --eq distinct_queries=$DISTINCT --eq queries=$DISTINCT \
     --eq max_query_repeats=1 || fail "the fleet asked the LLM about a query more than once"

@@ -1,0 +1,139 @@
+# shellcheck shell=bash
+# Helpers for the kclassify fault tests (tests/fault/ft_*.sh), on top of the
+# integration helpers (tests/integration/lib.sh: temp dir, process registry,
+# clean-up trap, start_mock/start_sim/start_worker, bounded waits).
+#
+# Adds: a mock cluster with a fault-injection control FIFO, the load
+# generator and checker (checker.py), free ports, and /health and /metrics
+# probes of a worker.
+
+# shellcheck source=../integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+
+CHECKER="$KC_SRC/tests/fault/checker.py"
+MOCK_CTL="" # the control FIFO of the mock started by start_mock_ctl
+
+# checker ARGS...: checker.py with a hard bound.
+checker()
+{
+    timeout -k 5 200 "$PY" "$CHECKER" "$@"
+}
+
+# start_mock_ctl [PARTITIONS]: like start_mock, with --control-fifo $T/mock.ctl.
+start_mock_ctl()
+{
+    local parts=${1:-4} pid
+    MOCK_CTL="$T/mock.ctl"
+    "$KC_BIN/kclassify-kafka-mock" -p "$parts" --bootstrap-file "$T/bootstrap" \
+        --control-fifo "$MOCK_CTL" >"$T/mock.log" 2>&1 &
+    pid=$!
+    kc_register "$pid" kafka-mock
+    MOCK_PID=$pid
+    wait_file "$T/bootstrap" 20 "$pid" kafka-mock
+    BOOTSTRAP="$(head -n 1 "$T/bootstrap")"
+    [[ -n "$BOOTSTRAP" ]] || fail "empty bootstrap file"
+    log "mock cluster at $BOOTSTRAP ($parts partitions, control $MOCK_CTL)"
+}
+
+# mock_ctl COMMAND...: send a command to the mock and wait for its 'ok'.
+mock_ctl()
+{
+    local cmd="$*" n
+    n=$(grep -c "^% control: " "$T/mock.log" || true)
+    echo "$cmd" >"$MOCK_CTL"
+    local deadline=$(($(now_ms) + 10000))
+    while (($(grep -c "^% control: " "$T/mock.log" || true) <= n)); do
+        (($(now_ms) < deadline)) || fail "the mock did not acknowledge '$cmd' within 10s"
+        sleep 0.02
+    done
+    grep -Fq "% control: $cmd: ok" "$T/mock.log" ||
+        fail "mock control '$cmd': $(grep "^% control: " "$T/mock.log" | tail -n 1)"
+    log "mock: $cmd"
+}
+
+# free_port: a TCP port nobody listens on right now.
+free_port()
+{
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# health PORT: the worker's /health JSON on stdout (empty if unreachable).
+health()
+{
+    curl -s --max-time 2 "http://127.0.0.1:$1/health" || true
+}
+
+# metric PORT NAME: the value of an unlabelled metric (empty if absent).
+metric()
+{
+    { curl -s --max-time 2 "http://127.0.0.1:$1/metrics" || true; } |
+        awk -v n="$2" '$1 == n { print $2 }'
+}
+
+# wait_until TIMEOUT_S DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
+wait_until()
+{
+    local timeout_s=$1 what=$2 deadline
+    shift 2
+    deadline=$(($(now_ms) + timeout_s * 1000))
+    until "$@"; do
+        (($(now_ms) < deadline)) || fail "not within ${timeout_s}s: $what"
+        sleep 0.1
+    done
+}
+
+# json_field JSON KEY: top-level string/number field of a JSON object.
+json_field()
+{
+    "$PY" -c 'import json, sys
+try:
+    v = json.loads(sys.argv[1]).get(sys.argv[2])
+except ValueError:
+    v = None
+print("" if v is None else v)' "$1" "$2"
+}
+
+# summary_field FILE KEY: a field of a checker --summary-out file.
+summary_field()
+{
+    "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+# start_producer NAME ARGS...: checker produce in the background, acked
+# requests in $T/NAME.acked; sets PRODUCER_PID.
+start_producer()
+{
+    local name=$1
+    shift
+    checker produce --bootstrap "$BOOTSTRAP" --out "$T/$name.acked" --id-prefix "$name" "$@" \
+        2>"$T/$name.log" &
+    PRODUCER_PID=$!
+    kc_register "$PRODUCER_PID" "producer-$name"
+    log "producer $name started (pid $PRODUCER_PID): $*"
+}
+
+# wait_producer NAME PID: the producer must finish with every request acknowledged.
+wait_producer()
+{
+    local rc=0
+    wait "$2" || rc=$?
+    kc_unregister "$2"
+    [[ $rc -eq 0 ]] || fail "producer $1 exited with status $rc: $(tail -n 3 "$T/$1.log")"
+    log "$(tail -n 1 "$T/$1.log")"
+}
+
+# acked_count NAME: requests acknowledged so far.
+acked_count()
+{
+    if [[ -e "$T/$1.acked" ]]; then wc -l <"$T/$1.acked"; else echo 0; fi
+}
+
+# wait_acked NAME N TIMEOUT_S: until N requests of producer NAME are acknowledged.
+wait_acked()
+{
+    local deadline=$(($(now_ms) + $3 * 1000))
+    while (($(acked_count "$1") < $2)); do
+        (($(now_ms) < deadline)) || fail "producer $1: fewer than $2 acks within $3s"
+        sleep 0.1
+    done
+}
