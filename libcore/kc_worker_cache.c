@@ -258,7 +258,6 @@ void kc_worker_cache_store(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp
     kc_wcache_t *c = &w->cache;
     int64_t now = kc_now_us();
     size_t i = c->wcnt;
-    size_t size;
 
     kc_worker_cache_release(w, lk);
     if (!kc_worker_cache_enabled(w)) {

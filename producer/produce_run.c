@@ -82,6 +82,10 @@ static void order_drain(produce_t *pr)
 
     while (kc_order_pop(pr->order, &item)) {
         out_t *o = item;
+        if (!o) {
+            pr->gap = true;
+            continue;
+        }
         if (o->line) {
             write_line(pr, o->line, o->len);
         } else {
@@ -122,9 +126,7 @@ static void deliver_ordered(produce_t *pr, const item_t *it, bool ok)
     }
     if (!o) { /* out of memory: the slot must still be filled to keep going */
         fprintf(stderr, "%% out of memory at line %" PRIu64 "\n", it->lineno);
-        static out_t lost; /* shared placeholder; out_free is never given it */
         kc_order_fill(pr->order, it->seq, NULL);
-        (void)lost;
     } else {
         o->lineno = it->lineno;
         kc_order_fill(pr->order, it->seq, o);

@@ -137,3 +137,33 @@ wait_acked()
         sleep 0.1
     done
 }
+
+# wait_group_stable TIMEOUT_S NAME...: every named worker holds partitions and
+# no worker logged an assignment or revocation for 2 s (the group settled).
+wait_group_stable()
+{
+    local timeout_s=$1 deadline sum last="" quiet_since name
+    shift
+    deadline=$(($(now_ms) + timeout_s * 1000))
+    quiet_since=$(now_ms)
+    while :; do
+        sum=""
+        for name in "$@"; do
+            sum+="$(grep -cE 'assigned|revoked' "$T/$name.log" || true),"
+        done
+        if [[ "$sum" != "$last" ]]; then
+            last=$sum
+            quiet_since=$(now_ms)
+        fi
+        local all=1
+        for name in "$@"; do
+            grep -Eq 'assigned [1-9][0-9]* partition' "$T/$name.log" 2>/dev/null || all=0
+        done
+        if ((all && $(now_ms) - quiet_since >= 2000)); then
+            break
+        fi
+        (($(now_ms) < deadline)) || fail "consumer group of $* not stable within ${timeout_s}s"
+        sleep 0.1
+    done
+    log "group stable: $*"
+}
