@@ -132,20 +132,45 @@ void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)
     kc_worker_reply(w, wr, &rp);
 }
 
-void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const rd_kafka_message_t *rkm, const char *reason)
+static rd_kafka_headers_t *dlt_headers(const char *reason, const char *topic, int32_t partition,
+                                       int64_t offset)
 {
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
-    const char *topic = rd_kafka_topic_name(rkm->rkt);
     char num[32];
-    rd_kafka_resp_err_t err;
 
     rd_kafka_header_add(hdrs, "kclassify.error", -1, reason, -1);
     rd_kafka_header_add(hdrs, "kclassify.source.topic", -1, topic, -1);
-    snprintf(num, sizeof(num), "%d", (int)rkm->partition);
+    snprintf(num, sizeof(num), "%d", (int)partition);
     rd_kafka_header_add(hdrs, "kclassify.source.partition", -1, num, -1);
-    snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
+    snprintf(num, sizeof(num), "%lld", (long long)offset);
     rd_kafka_header_add(hdrs, "kclassify.source.offset", -1, num, -1);
-    err = produce(w, w->conf.topic_dlt, rkm->key, rkm->key_len, rkm->payload, rkm->len, hdrs, wr);
+    return hdrs;
+}
+
+/* A record too large for the DLT goes there without its value, so its offset
+ * still completes and the reason is still on record. */
+static rd_kafka_resp_err_t dlt_without_value(kc_worker_t *w, kc_wreq_t *wr, const char *topic,
+                                             const void *key, size_t key_len, size_t len,
+                                             const char *reason)
+{
+    char why[512];
+
+    snprintf(why, sizeof(why), "%s; value of %zu bytes dropped: too large for %s", reason, len,
+             w->conf.topic_dlt);
+    return produce(w, w->conf.topic_dlt, key, key_len, NULL, 0,
+                   dlt_headers(why, topic, wr->partition, wr->offset), wr);
+}
+
+void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const rd_kafka_message_t *rkm, const char *reason)
+{
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    rd_kafka_resp_err_t err;
+
+    err = produce(w, w->conf.topic_dlt, rkm->key, rkm->key_len, rkm->payload, rkm->len,
+                  dlt_headers(reason, topic, rkm->partition, rkm->offset), wr);
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        err = dlt_without_value(w, wr, topic, rkm->key, rkm->key_len, rkm->len, reason);
+    }
     if (err) {
         kc_log(KC_LOG_ERROR, "cannot produce to DLT %s: %s", w->conf.topic_dlt,
                rd_kafka_err2str(err));
@@ -186,6 +211,12 @@ void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
     if (rkm->err) {
         kc_log(KC_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(rkm->rkt),
                rd_kafka_err2str(rkm->err));
+        if (rkm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && rkm->len > 0 &&
+            strcmp(rd_kafka_topic_name(rkm->rkt), w->conf.topic_dlt) == 0 &&
+            dlt_without_value(w, wr, w->conf.topic_requests, rkm->key, rkm->key_len, rkm->len,
+                              "undecodable record") == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return;
+        }
         if (reproduce(w, rkm, wr)) {
             return;
         }

@@ -559,6 +559,15 @@ static bool validate(kc_worker_t *w, kc_wreq_t *wr, size_t *norm_len)
         kc_worker_reply_error(w, wr, "query contains a NUL byte");
         return false;
     }
+    /* Whitespace controls were folded by normalization; any other control
+     * character (terminal escapes, backspaces) has no place in a question. */
+    for (size_t i = 0; i < *norm_len; i++) {
+        unsigned char c = (unsigned char)w->normbuf[i];
+        if (c < 0x20 || c == 0x7f) {
+            kc_worker_reply_error(w, wr, "query contains control character 0x%02x", c);
+            return false;
+        }
+    }
     return true;
 }
 

@@ -26,8 +26,8 @@
 /** @brief Set by SIGINT/SIGTERM: runs stop sending and report what they have. */
 extern volatile int bench_interrupted;
 
-#define BENCH_EXIT_FAIL  1
-#define BENCH_EXIT_USAGE 2
+#define BENCH_EXIT_FAIL   1
+#define BENCH_EXIT_USAGE  2
 #define BENCH_MAX_WORKERS 16
 #define BENCH_MAX_PROPS   64
 
@@ -118,6 +118,8 @@ typedef struct bench_rec_s {
     int64_t reply_us;    /**< reply receive time, relative; 0 = none */
     uint32_t qidx;       /**< query index */
     int32_t send_lag_us; /**< actual send - intended */
+    int32_t w_queue_us;  /**< reply's queue_us: created (= intended) to consumed by the worker */
+    int32_t w_total_us;  /**< reply's total_us: created to replied by the worker */
     uint8_t flags;
     uint8_t status; /**< kc_status_t */
     uint8_t source; /**< kc_source_t */
@@ -165,6 +167,8 @@ void bench_sampler_stop(bench_sampler_t *sp);
 /** @brief CPU seconds (user+system) of a process from /proc; -1 when unknown. */
 double bench_proc_cpu_s(pid_t pid);
 
+typedef struct bench_target_s bench_target_t;
+
 /* ---------------------------------------------------------------- stack */
 
 typedef struct bench_stack_opts_s {
@@ -200,29 +204,33 @@ typedef struct bench_stack_s {
     int proc_cnt;
 } bench_stack_t;
 
-int bench_stack_start(bench_stack_t *st, const bench_stack_opts_t *o, const char *dir,
-                      char *errstr, size_t errstr_size);
+int bench_stack_start(bench_stack_t *st, const bench_stack_opts_t *o, const char *dir, char *errstr,
+                      size_t errstr_size);
 void bench_stack_stop(bench_stack_t *st);
+/** @brief Sends a few probe requests until all come back (every worker joined). @returns 0 or -1.
+ */
+int bench_stack_probe(bench_target_t *tg, int partitions);
 /** @brief The naive-system worker properties (also printed in reports). */
 extern const char *const bench_naive_props[];
 
 /* ---------------------------------------------------------------- run */
 
 /** @brief Where and how to connect; shared by every run of an invocation. */
-typedef struct bench_target_s {
+struct bench_target_s {
     const char *brokers;
     const char *topic_requests;
     const char *topic_replies;
-    const char *sim_base;       /**< http://host:port of the simulator, or NULL */
-    char **metrics_urls;        /**< worker /metrics URLs */
+    const char *sim_base; /**< http://host:port of the simulator, or NULL */
+    char **metrics_urls;  /**< worker /metrics URLs */
     size_t metrics_cnt;
     const bench_stack_t *stack; /**< when the bench started the stack */
     int linger_ms;
     int fetch_wait_ms;
+    int64_t tick_us;  /**< shortest sleep of the send loop */
     int64_t drain_ms; /**< how long to wait for replies after the last send */
     kc_taxonomy_t *tx;
     uint64_t key_seed;
-} bench_target_t;
+};
 
 /** @brief Everything measured in one run. */
 typedef struct bench_result_s {
@@ -263,8 +271,8 @@ typedef struct bench_summary_s {
     char grade[4];
 } bench_summary_t;
 
-int bench_run(const bench_target_t *tg, const bench_load_t *ld, bench_result_t *res,
-              char *errstr, size_t errstr_size);
+int bench_run(const bench_target_t *tg, const bench_load_t *ld, bench_result_t *res, char *errstr,
+              size_t errstr_size);
 void bench_result_free(bench_result_t *res);
 void bench_summarize(bench_result_t *res, double target_ms, bench_summary_t *sm);
 const char *bench_grade(double mean_ms, double compliance, double target_ms);

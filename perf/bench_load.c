@@ -78,10 +78,16 @@ double bench_rate_at(bench_sched_t *s, double t)
 
 /* Synthetic queries look like the real traffic (clinical metabolomics) and are
  * unique per (salt, index), so a fresh run never hits an old cache entry. */
-static const char *const synth_topics[] = {
-    "branched-chain amino acids", "TMAO",           "acylcarnitines",   "ceramides",
-    "bile acids",                 "lactate",        "ketone bodies",    "kynurenine",
-    "short-chain fatty acids",    "phosphatidylcholine"};
+static const char *const synth_topics[] = {"branched-chain amino acids",
+                                           "TMAO",
+                                           "acylcarnitines",
+                                           "ceramides",
+                                           "bile acids",
+                                           "lactate",
+                                           "ketone bodies",
+                                           "kynurenine",
+                                           "short-chain fatty acids",
+                                           "phosphatidylcholine"};
 static const char *const synth_forms[] = {
     "Which pathways link %s to insulin resistance, case %llx-%llu?",
     "What is known about %s in chronic kidney disease, case %llx-%llu?",

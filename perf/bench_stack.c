@@ -27,9 +27,12 @@
 
 /* The naive system: no caches, no fleet lease, one query per LLM call.
  * In-worker coalescing of identical in-flight queries has no switch yet. */
-const char *const bench_naive_props[] = {"cache.l1.ttl.s=0",       "cache.lmdb.path=",
-                                         "cache.redis.url=",       "coalesce.redis.lease.ms=0",
-                                         "llm.batch.max=1",        "cache.fallback.ttl.s=0",
+const char *const bench_naive_props[] = {"cache.l1.ttl.s=0",
+                                         "cache.lmdb.path=",
+                                         "cache.redis.url=",
+                                         "coalesce.redis.lease.ms=0",
+                                         "llm.batch.max=1",
+                                         "cache.fallback.ttl.s=0",
                                          NULL};
 
 /* ------------------------------------------------------------------ helpers */
@@ -157,9 +160,8 @@ static int start_redis(bench_stack_t *st, char *errstr, size_t errstr_size)
 
     snprintf(port, sizeof(port), "%d", p);
     snprintf(log, sizeof(log), "%s/redis.log", st->dir);
-    char *argv[] = {"redis-server", "--port",       port, "--bind",        "127.0.0.1",
-                    "--save",       "",             "--appendonly",  "no",
-                    "--dir",        st->dir,        NULL};
+    char *argv[] = {"redis-server", "--port", port,    "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no",     "--dir", st->dir,  NULL};
     if (p < 0 || (pid = spawn(st, "redis-server", argv, log)) < 0) {
         return kc_seterr(KC_ERR_IO, errstr, errstr_size, "cannot start redis-server");
     }
@@ -296,8 +298,8 @@ static int wait_assigned(bench_stack_t *st, int i, pid_t pid, char *errstr, size
             return 0;
         }
         if (!alive(st, pid) || kc_mono_us() > deadline) {
-            return kc_seterr(KC_ERR_IO, errstr, errstr_size,
-                             "worker %d got no partitions (see %s)", i, log);
+            return kc_seterr(KC_ERR_IO, errstr, errstr_size, "worker %d got no partitions (see %s)",
+                             i, log);
         }
         usleep(100000);
     }
@@ -343,8 +345,8 @@ static int bindir_find(bench_stack_t *st, char *errstr, size_t errstr_size)
     return 0;
 }
 
-int bench_stack_start(bench_stack_t *st, const bench_stack_opts_t *o, const char *dir,
-                      char *errstr, size_t errstr_size)
+int bench_stack_start(bench_stack_t *st, const bench_stack_opts_t *o, const char *dir, char *errstr,
+                      size_t errstr_size)
 {
     int rc;
 
@@ -394,4 +396,42 @@ void bench_stack_stop(bench_stack_t *st)
         st->metrics_urls[i] = NULL;
     }
     st->worker_cnt = 0;
+}
+
+/* The stack is ready when a few probe requests come back (every worker has joined). */
+int bench_stack_probe(bench_target_t *tg, int partitions)
+{
+    bench_load_t probe = {.name = "probe",
+                          .rate = 200,
+                          .peak = 200,
+                          .duration_s = 60,
+                          .count = (uint64_t)(partitions * 2 > 32 ? partitions * 2 : 32),
+                          .seed = 7,
+                          .repeat = -1,
+                          .prio = {0, 1, 0},
+                          .salt = (uint64_t)kc_now_us() ^ 0x5eed};
+    bench_result_t res;
+    bench_summary_t sm;
+    char errstr[512];
+    int64_t drain = tg->drain_ms;
+
+    tg->drain_ms = 15000;
+    for (int attempt = 0; attempt < 3 && !bench_interrupted; attempt++) {
+        int rc = bench_run(tg, &probe, &res, errstr, sizeof(errstr));
+        if (rc == 0) {
+            bench_summarize(&res, 0, &sm);
+        }
+        bench_result_free(&res);
+        if (rc != 0) {
+            fprintf(stderr, "%% probe: %s\n", errstr);
+        } else if (sm.lost == 0 && sm.failed == 0) {
+            tg->drain_ms = drain;
+            return 0;
+        } else {
+            fprintf(stderr, "%% probe: %llu of %llu unanswered; trying again\n",
+                    (unsigned long long)sm.lost, (unsigned long long)sm.sent);
+        }
+    }
+    tg->drain_ms = drain;
+    return -1;
 }

@@ -119,8 +119,11 @@ const char *bench_grade(double mean_ms, double compliance, double target_ms)
     static const struct {
         const char *g;
         double mean_frac, compliance;
-    } scale[] = {{"A+", 0.25, 0.999}, {"A", 0.5, 0.995}, {"B", 0.75, 0.99},
-                 {"C", 1.0, 0.95},    {"D", 1.5, 0.90}};
+    } scale[] = {{"A+", 0.25, 0.999},
+                 {"A", 0.5, 0.995},
+                 {"B", 0.75, 0.99},
+                 {"C", 1.0, 0.95},
+                 {"D", 1.5, 0.90}};
 
     for (size_t i = 0; i < sizeof(scale) / sizeof(scale[0]); i++) {
         if (mean_ms <= scale[i].mean_frac * target_ms && compliance >= scale[i].compliance) {
@@ -154,8 +157,8 @@ void bench_summary_print(FILE *fp, const char *name, const bench_summary_t *sm)
             (unsigned long long)sm->by_source[5], 100 * sm->hit_rate,
             (unsigned long long)sm->coalesced, (unsigned long long)sm->repeats, sm->llm_calls,
             sm->llm_queries, sm->llm_distinct, sm->llm_429, sm->prompt_tokens,
-            sm->completion_tokens, sm->worker_cpu_s, sm->worker_peak_rss_mb,
-            sm->worker_l1_entries, sm->bench_cpu_s);
+            sm->completion_tokens, sm->worker_cpu_s, sm->worker_peak_rss_mb, sm->worker_l1_entries,
+            sm->bench_cpu_s);
     if (sm->target_ms > 0) {
         fprintf(fp, "   grade      %s (target %.0f ms: %.2f%% within)\n", sm->grade, sm->target_ms,
                 100 * sm->compliance);

@@ -54,6 +54,8 @@ static void usage(FILE *fp)
             "  --retry-after S       Retry-After seconds of every 429 [1]\n"
             "  --hang P              per-call probability of sleeping --hang-ms first [0]\n"
             "  --hang-ms MS          how long a hang lasts [30000]\n"
+            "  --drip-ms MS          send every 200 body slowly: 32 bytes, then MS of\n"
+            "                        silence, and so on (a slow-drip server) [0]\n"
             "  --fenced P            per-call probability of ```json fences around content [0]\n"
             "  --shuffle P           per-call probability of shuffled result order [0]\n"
             "  --missing P           per-call probability of dropping one result [0]\n"
@@ -88,6 +90,7 @@ enum {
     OPT_RETRY_AFTER,
     OPT_HANG,
     OPT_HANG_MS,
+    OPT_DRIP_MS,
     OPT_FENCED,
     OPT_SHUFFLE,
     OPT_MISSING,
@@ -114,6 +117,7 @@ static const struct option long_opts[] = {
     {"retry-after", required_argument, NULL, OPT_RETRY_AFTER},
     {"hang", required_argument, NULL, OPT_HANG},
     {"hang-ms", required_argument, NULL, OPT_HANG_MS},
+    {"drip-ms", required_argument, NULL, OPT_DRIP_MS},
     {"fenced", required_argument, NULL, OPT_FENCED},
     {"shuffle", required_argument, NULL, OPT_SHUFFLE},
     {"missing", required_argument, NULL, OPT_MISSING},
@@ -204,6 +208,9 @@ static bool parse_number_opt(llm_sim_conf_t *conf, int opt, const char *arg)
         break;
     case OPT_HANG_MS:
         conf->hang_ms = opt_double(name, arg, 0, 3.6e6);
+        break;
+    case OPT_DRIP_MS:
+        conf->drip_ms = opt_double(name, arg, 0, 60000);
         break;
     case OPT_FENCED:
         conf->fenced = opt_double(name, arg, 0, 1);

@@ -36,6 +36,7 @@ typedef struct llm_sim_conf_s {
     int retry_after_s;   /**< Retry-After of every 429 */
     double hang;
     double hang_ms;
+    double drip_ms; /**< > 0: a 200 body goes out in small chunks this far apart */
     double fenced;
     double shuffle;
     double missing;

@@ -216,6 +216,63 @@ static void sim_sleep_ms(llm_sim_t *sim, double ms)
     }
 }
 
+/* --drip-ms: the body leaves in SIM_DRIP_CHUNK-byte pieces with a pause
+ * before each, like a server that stalls mid-response. Content-Length is
+ * honest, so only a client with an overall timeout gives up in time. */
+#define SIM_DRIP_CHUNK 32
+
+typedef struct sim_drip_s {
+    llm_sim_t *sim;
+    char *body;
+    size_t len;
+} sim_drip_t;
+
+static ssize_t drip_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    sim_drip_t *d = cls;
+    if (pos >= d->len) {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    sim_sleep_ms(d->sim, d->sim->conf.drip_ms);
+    if (atomic_load(&d->sim->stopping)) {
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = d->len - (size_t)pos;
+    n = n < SIM_DRIP_CHUNK ? n : SIM_DRIP_CHUNK;
+    n = n < max ? n : max;
+    memcpy(buf, d->body + pos, n);
+    return (ssize_t)n;
+}
+
+static void drip_free(void *cls)
+{
+    sim_drip_t *d = cls;
+    free(d->body);
+    free(d);
+}
+
+/* Like reply(), but drips the body (owned, may be NULL on ENOMEM). */
+static enum MHD_Result reply_drip(llm_sim_t *sim, struct MHD_Connection *conn, unsigned status,
+                                  char *body)
+{
+    sim_drip_t *d = body ? calloc(1, sizeof(*d)) : NULL;
+    if (!d) {
+        free(body);
+        return MHD_NO;
+    }
+    *d = (sim_drip_t){.sim = sim, .body = body, .len = strlen(body)};
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(d->len, SIM_DRIP_CHUNK, drip_read, d, drip_free);
+    if (!resp) {
+        drip_free(d);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static double sim_latency_ms(const llm_sim_conf_t *conf, llm_sim_rng_t *rng, size_t n)
 {
     double ms = conf->per_query_ms * (double)n;
@@ -270,6 +327,9 @@ static enum MHD_Result chat_answer(llm_sim_t *sim, struct MHD_Connection *conn, 
             faults->garbage ? " garbage" : "", faults->fenced ? " fenced" : "",
             faults->shuffle ? " shuffle" : "", faults->missing ? " missing" : "",
             faults->invalid_cnt);
+    if (sim->conf.drip_ms > 0) {
+        return reply_drip(sim, conn, MHD_HTTP_OK, body);
+    }
     return reply(conn, MHD_HTTP_OK, body, NULL);
 }
 

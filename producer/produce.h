@@ -75,6 +75,7 @@ typedef struct produce_s {
     uint64_t answered, timed_out, undelivered;
     uint64_t printed_lineno; /* --ordered: every result up to this input line printed */
     bool gap;                /* --ordered: a request before the next one has no result */
+    uint64_t held_back;      /* --ordered: results after the gap, not printed */
     bool progress_drawn;
     bool stdout_tty;
     uint64_t events[3]; /* per kc_client_event_t, for MAX_REPORTED_ERRS */

@@ -76,8 +76,7 @@ static void usage(FILE *fp)
 }
 
 /* Parses a decimal integer in [min, max] for option `name`. */
-static int parse_uint(const char *name, const char *s, long long min, long long max,
-                      uint64_t *out)
+static int parse_uint(const char *name, const char *s, long long min, long long max, uint64_t *out)
 {
     char *end;
     long long v;
@@ -85,8 +84,8 @@ static int parse_uint(const char *name, const char *s, long long min, long long 
     errno = 0;
     v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "%% invalid %s '%s': expected an integer from %lld to %lld\n", name, s,
-                min, max);
+        fprintf(stderr, "%% invalid %s '%s': expected an integer from %lld to %lld\n", name, s, min,
+                max);
         return -1;
     }
     *out = (uint64_t)v;
@@ -107,15 +106,15 @@ static int conf_apply(produce_t *pr, const char *key, const char *value)
 
 enum { OPT_ORDERED = 256, OPT_SKIP, OPT_MAX_INFLIGHT, OPT_PROGRESS };
 
-static const struct option longopts[] = {{"wait", no_argument, NULL, 'w'},
-                                         {"timeout-ms", required_argument, NULL, 'T'},
-                                         {"ordered", no_argument, NULL, OPT_ORDERED},
-                                         {"skip", required_argument, NULL, OPT_SKIP},
-                                         {"max-inflight", required_argument, NULL,
-                                          OPT_MAX_INFLIGHT},
-                                         {"progress", no_argument, NULL, OPT_PROGRESS},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+static const struct option longopts[] = {
+    {"wait", no_argument, NULL, 'w'},
+    {"timeout-ms", required_argument, NULL, 'T'},
+    {"ordered", no_argument, NULL, OPT_ORDERED},
+    {"skip", required_argument, NULL, OPT_SKIP},
+    {"max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
 static const char shortopts[] = "b:c:X:t:wT:h";
 
 /* First pass: only -c and -h, so the file is applied before any -X/-b/-t. */

@@ -75,7 +75,10 @@ static void write_line(produce_t *pr, const char *line, size_t len)
     }
 }
 
-/* Prints every result now in order; remembers how far the input is done. */
+/* Prints every result now in order; remembers how far the input is done.
+ * After the first request without a result nothing more is printed, so the
+ * output holds exactly the results of input lines 1..printed_lineno and
+ * `--skip printed_lineno` appends the rest. */
 static void order_drain(produce_t *pr)
 {
     void *item;
@@ -86,12 +89,12 @@ static void order_drain(produce_t *pr)
             pr->gap = true;
             continue;
         }
-        if (o->line) {
-            write_line(pr, o->line, o->len);
-        } else {
+        if (!o->line) {
             pr->gap = true;
-        }
-        if (!pr->gap) {
+        } else if (pr->gap) {
+            pr->held_back++; /* printing it would make the output unresumable */
+        } else {
+            write_line(pr, o->line, o->len);
             pr->printed_lineno = o->lineno;
         }
         out_free(o);
@@ -233,8 +236,8 @@ static int send_tracked(produce_t *pr, const kc_request_t *req)
     it->query_len = req->query_len;
     memcpy(it->query, req->query, req->query_len + 1);
     if (req->request_id && kc_client_is_pending(pr->cl, req->request_id)) {
-        fprintf(stderr, "%% line %" PRIu64 ": request_id %s repeats an earlier line\n",
-                pr->lineno, req->request_id);
+        fprintf(stderr, "%% line %" PRIu64 ": request_id %s repeats an earlier line\n", pr->lineno,
+                req->request_id);
     }
     pthread_mutex_lock(&pr->lock);
     if (pr->ordered) {

@@ -70,8 +70,9 @@ fi
 # so LeakSanitizer's default scan reports the long-lived codec (created once
 # in LLVMFuzzerInitialize) as leaked; use_unaligned=1 scans those too, and a
 # real leak is still reported.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-export LSAN_OPTIONS=use_unaligned=1${LSAN_OPTIONS:+:$LSAN_OPTIONS}
+# Set here, not inherited: scripts/test.sh exports options meant for its own suites.
+export ASAN_OPTIONS=detect_leaks=1
+export LSAN_OPTIONS=use_unaligned=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 mkdir -p "$BUILD/artifacts" "$BUILD/logs"

@@ -8,6 +8,8 @@ PKGS=(
     librdkafka-dev libcurl4-openssl-dev libavro-dev libhiredis-dev liblmdb-dev lmdb-utils
     check libsubunit-dev libjansson-dev libxxhash-dev libmicrohttpd-dev
     redis-server redis-tools python3-confluent-kafka python3-avro prometheus-alertmanager prometheus
+    time docker-compose
+    gnuplot-nox
 )
 
 missing=()

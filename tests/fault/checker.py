@@ -226,7 +226,7 @@ def cmd_check(a):
     dup_total = sum(len(rs) - 1 for rs in dups.values())
 
     # The first reply is the one a client acts on; a deadline is judged on it.
-    late, lat, late_after_kill = [], [], []
+    late, lat, late_after_kill, timer_late = [], [], [], []
     late_dups = 0
     by_status, by_source = {}, {}
     for rid, rs in by_id.items():
@@ -240,7 +240,15 @@ def cmd_check(a):
             late_after_kill.append((rid, took))
         elif took > budget_us:
             late.append((rid, took))
+            print("checker: late %s: %.1f ms after created (deadline %d ms): %s from %s by %s,"
+                  " consumed after %.1f ms, cache_us %d, llm_us %d, error %r"
+                  % (rid, took / 1000.0, budget_us // 1000, first["status"], first["source"],
+                     first["worker_id"], (first["consumed_at"] - e["c"]) / 1000.0,
+                     first["cache_us"], first["llm_us"], first["error"]), file=sys.stderr)
         late_dups += sum(1 for r in rs[1:] if r["replied_at"] - e["c"] > budget_us)
+        if first["error"] == "deadline reached before the LLM answered":
+            # How late the deadline timer fired: scheduling delay of the worker.
+            timer_late.append(first["replied_at"] - (e["c"] + budget_us - a.margin_ms * 1000))
         by_status[first["status"]] = by_status.get(first["status"], 0) + 1
         by_source[first["source"]] = by_source.get(first["source"], 0) + 1
         if first["created_at"] != e["c"]:
@@ -252,6 +260,7 @@ def cmd_check(a):
         if a.source and first["source"] not in a.source.split(","):
             ck.error("reply %s: source %s, expected %s" % (rid, first["source"], a.source))
     lat.sort()
+    timer_late.sort()
 
     summary = {
         "acked": len(acked), "replies": sum(len(v) for v in by_id.values()),
@@ -261,6 +270,10 @@ def cmd_check(a):
         "by_status": by_status, "by_source": by_source,
         "latency_ms": {"p50": pct(lat, 50) / 1000.0, "p99": pct(lat, 99) / 1000.0,
                        "max": (lat[-1] if lat else 0) / 1000.0},
+        "deadline_timer_replies": len(timer_late),
+        "deadline_timer_late_ms": {"p50": pct(timer_late, 50) / 1000.0,
+                                   "p99": pct(timer_late, 99) / 1000.0,
+                                   "max": (timer_late[-1] if timer_late else 0) / 1000.0},
         "max_over_deadline_ms": max([0] + [(t - (acked[i]["d"] or a.deadline_ms) * 1000) / 1000.0
                                            for i, t in late]),
     }
@@ -456,6 +469,8 @@ def main():
     p.add_argument("--acked", action="append", required=True)
     p.add_argument("--deadline-ms", type=int, default=2000,
                    help="deadline of requests sent with deadline 0 (the worker's sla.deadline.ms)")
+    p.add_argument("--margin-ms", type=int, default=100,
+                   help="the workers' sla.deadline.margin.ms (for the timer lateness figures)")
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--settle", type=float, default=1.0,
                    help="seconds to keep reading after the last missing reply arrived")

@@ -167,3 +167,8 @@ wait_group_stable()
     done
     log "group stable: $*"
 }
+
+# Worker options every fault test uses: the mock answers a fetch only when
+# fetch.wait.max.ms expires, which would otherwise add up to 500 ms to every
+# request (see README, "Real Kafka, real LLM").
+FT_WOPTS=(-X kafka.fetch.wait.max.ms=10)

@@ -18,7 +18,7 @@ RATE=500
 
 start_mock 6
 start_sim sim --seed 11 --latency-ms 40 --jitter 0.3
-WOPTS=(-X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
+WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
 for w in w1 w2 w3; do
     start_worker "$w" "${WOPTS[@]}"
     declare "PID_$w=$WORKER_PID"

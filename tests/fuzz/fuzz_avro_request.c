@@ -17,8 +17,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char errstr[256];
     (void)argc, (void)argv;
-    av = kc_avro_new(KC_AVRO_DEFAULT_REQUEST_ID, KC_AVRO_DEFAULT_RESULT_ID, errstr,
-                     sizeof(errstr));
+    av = kc_avro_new(KC_AVRO_DEFAULT_REQUEST_ID, KC_AVRO_DEFAULT_RESULT_ID, errstr, sizeof(errstr));
     FUZZ_CHECK(av != NULL, "kc_avro_new: %s", errstr);
     return 0;
 }

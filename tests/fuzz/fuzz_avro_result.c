@@ -16,8 +16,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char errstr[256];
     (void)argc, (void)argv;
-    av = kc_avro_new(KC_AVRO_DEFAULT_REQUEST_ID, KC_AVRO_DEFAULT_RESULT_ID, errstr,
-                     sizeof(errstr));
+    av = kc_avro_new(KC_AVRO_DEFAULT_REQUEST_ID, KC_AVRO_DEFAULT_RESULT_ID, errstr, sizeof(errstr));
     FUZZ_CHECK(av != NULL, "kc_avro_new: %s", errstr);
     return 0;
 }
@@ -44,8 +43,8 @@ static void result_compare(const kc_result_t *a, const kc_result_t *b)
     FUZZ_CHECK(a->created_at == b->created_at && a->consumed_at == b->consumed_at &&
                    a->replied_at == b->replied_at,
                "timestamps");
-    FUZZ_CHECK(a->queue_us == b->queue_us && a->cache_us == b->cache_us &&
-                   a->llm_us == b->llm_us && a->total_us == b->total_us,
+    FUZZ_CHECK(a->queue_us == b->queue_us && a->cache_us == b->cache_us && a->llm_us == b->llm_us &&
+                   a->total_us == b->total_us,
                "latencies");
 }
 

@@ -33,8 +33,8 @@ static void response_check(const kc_llm_response_t *resp, size_t n)
             ok++;
             FUZZ_CHECK(it->category >= 0 && (size_t)it->category < tx->category_cnt,
                        "item %zu: category index %d outside the taxonomy", i, it->category);
-            FUZZ_CHECK(it->confidence >= 0.0f && it->confidence <= 1.0f,
-                       "item %zu: confidence %f", i, (double)it->confidence);
+            FUZZ_CHECK(it->confidence >= 0.0f && it->confidence <= 1.0f, "item %zu: confidence %f",
+                       i, (double)it->confidence);
             FUZZ_CHECK(!it->reasoning || strlen(it->reasoning) <= KC_LLM_REASONING_MAX,
                        "item %zu: reasoning of %zu bytes", i, strlen(it->reasoning));
         } else if (it->state == KC_LLM_ITEM_MISSING) {

@@ -25,8 +25,7 @@ static void names_check(const kc_taxonomy_t *tx)
             FUZZ_CHECK((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_',
                        "name %zu: byte 0x%02x", i, (unsigned char)c);
         }
-        FUZZ_CHECK(kc_taxonomy_find(tx, name, len) == (int)i, "name %s does not find itself",
-                   name);
+        FUZZ_CHECK(kc_taxonomy_find(tx, name, len) == (int)i, "name %s does not find itself", name);
     }
 }
 

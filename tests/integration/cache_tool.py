@@ -50,8 +50,10 @@ def load_jsonl(path):
 def distinct_queries(n, pad=0):
     """n distinct realistic queries; beyond kctool's set, numbered cohorts.
     pad > 0 appends filler words up to about pad bytes (long queries)."""
-    base = kctool.distinct_queries(min(n, 420))
-    out = list(base)
+    # kctool's realistic queries, then its generated ones: a prefix of one
+    # list, so that --distinct 40 and --distinct 70 share their first 40.
+    base = [q for _, q in kctool.BASE_QUERIES] + kctool.distinct_queries(420)
+    out = base[:n]
     i = 0
     while len(out) < n:
         out.append("%s (cohort %d)" % (base[i % len(base)].rstrip("?"), len(out)))
@@ -117,8 +119,9 @@ def reply_consumer(bootstrap, topic):
     return c
 
 
-def produce_foreign(bootstrap, topic, reqs, seed):
+def produce_foreign(bootstrap, topic, reqs, seed, rate=0):
     rng = random.Random(seed)
+    t0 = time.monotonic()
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
     failures = []
 
@@ -130,7 +133,12 @@ def produce_foreign(bootstrap, topic, reqs, seed):
         else:
             parts[msg.partition()] += 1
 
-    for r in reqs:
+    for n, r in enumerate(reqs):
+        if rate > 0:  # paced: request n leaves at t0 + n / rate
+            delay = t0 + n / rate - time.monotonic()
+            if delay > 0:
+                p.poll(0)
+                time.sleep(delay)
         rec = kctool.request_record(r["request_id"], r["query"],
                                     cache_policy=r.get("cache_policy", "USE"),
                                     deadline_ms=r.get("deadline_ms", 0))
@@ -154,7 +162,7 @@ def cmd_run_foreign(a):
     want = {r["request_id"] for r in reqs}
     c = reply_consumer(a.bootstrap, a.replies_topic)
     t0 = time.monotonic()
-    parts = produce_foreign(a.bootstrap, a.requests_topic, reqs, a.seed)
+    parts = produce_foreign(a.bootstrap, a.requests_topic, reqs, a.seed, a.rate)
     print("cache_tool run-foreign: produced %d requests with random keys in %.1fs, by partition %s"
           % (len(reqs), time.monotonic() - t0, dict(sorted(parts.items()))), file=sys.stderr)
     seen = collections.Counter()
@@ -341,6 +349,7 @@ def main():
     p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--grace", type=float, default=1.0, help="read on this long for duplicates")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rate", type=float, default=0, help="requests per second (0 = burst)")
     p.set_defaults(fn=cmd_run_foreign)
 
     p = sub.add_parser("check", help="assert on results")

@@ -144,9 +144,10 @@ def phase_input():
         ("query-truncated-utf8", b"caf\xc3", "error:UTF-8"),
         ("query-nul", b"What is\x00metabolomics?", "error:NUL"),
         ("query-nul-only", b"\x00", "error:NUL"),
-        # Valid UTF-8: answered (escaped in the LLM request) or refused with a message.
-        ("query-control", b"What is \x01\x02\x1b[31m metabolomics\x7f?", "ok-or-error"),
-        ("query-control-only", b"\x01\x02\x03", "ok-or-error"),
+        # Control characters other than whitespace are refused (README: Wire contract).
+        ("query-control", b"What is \x01\x02\x1b[31m metabolomics\x7f?", "error:control character"),
+        ("query-control-only", b"\x01\x02\x03", "error:control character"),
+        # Valid UTF-8 without controls: answered (escaped in the LLM request) or refused.
         ("query-bidi-zw", "Wh\u200bat is \u202emetabolomics\u2066?".encode(), "ok-or-error"),
     ]
     for label, qb, expect in bad_queries:
@@ -325,7 +326,10 @@ def cmd_check(a):
         key = exp.split(":")[0]
         counts[key] = counts.get(key, 0) + 1
         if exp == "dlt":
-            dlt_check(ck, s, dlt.pop((s["topic"], s["partition"], s["offset"]), None))
+            d = dlt.pop((s["topic"], s["partition"], s["offset"]), None)
+            dlt_check(ck, s, d)
+            if d and a.verbose:
+                print("  %-28s DLT      %s" % (s["label"], d["_headers"].get("kclassify.error")))
             continue
         r = reply_check(ck, s, replies.pop(s["request_id"], []))
         if r and a.verbose:

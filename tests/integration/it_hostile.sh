@@ -147,6 +147,8 @@ grep -q 'larger than 2048 bytes' "$T/w-bigbody.log" ||
 
 # A slow drip: the body arrives 32 bytes every 200 ms, far past llm.timeout.ms.
 llm_phase drip -X llm.timeout.ms=1000 -- --drip-ms 200
+grep -Eqi 'timeout|timed out' "$T/w-drip.log" ||
+    fail "drip: no LLM call of the worker timed out on the dripping body"
 
 # ------------------------------------------------------------------ verdict
 hostile check "${SENT[@]}" --replies "$T/replies.dump" --dlt "$T/dlt.dump" --verbose ||

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Measures the published figures with kclassify-bench (each on a fresh embedded
+# stack) and regenerates perf/RESULTS.md and perf/results/.
+#
+#   perf/run-all.sh [--only F1a,F2,...]
+#
+# Environment: KC_BIN (binaries, default build/bin), KC_PERF_WORK (full reports,
+# default a temp dir that is kept). Takes about 4 minutes. Every run is bounded
+# (timeout) and the bench stops the processes it started.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="${KC_BIN:-$ROOT/build/bin}"
+BENCH="$BIN/kclassify-bench"
+WORK="${KC_PERF_WORK:-$(mktemp -d /tmp/kc-perf.XXXXXX)}"
+RES="$ROOT/perf/results"
+ONLY="${2:-}"
+[[ "${1:-}" == "--only" ]] || ONLY=""
+
+[[ -x "$BENCH" ]] || { echo "% $BENCH not built (cmake --build build)" >&2; exit 2; }
+command -v jq >/dev/null || { echo "% jq is required" >&2; exit 2; }
+mkdir -p "$RES" "$WORK"
+
+# The figures: id, target text, bench arguments. Partitions: 4 keeps the mock
+# cluster's per-fetch cost low (see RESULTS.md, "the mock"), and every run is
+# short enough that no backlog nears the mock's 5 MiB per partition.
+declare -A TARGET ARGS
+IDS=(F1a F1b F2 F3 F4 F5)
+TARGET[F1a]=">= 50,000 requests/s sustained through one worker (cache-hit path)"
+ARGS[F1a]="stack --name hit-50k --prewarm --distinct 1000 --rate 50000 --duration 10 --partitions 4 --linger-ms 5 --fetch-wait-ms 5 --no-csv"
+TARGET[F1b]="p99 send-to-reply <= 10 ms at 10,000 requests/s (cache-hit path)"
+ARGS[F1b]="stack --name hit-10k --prewarm --distinct 1000 --rate 10000 --duration 10 --partitions 4 --linger-ms 2 --fetch-wait-ms 2 -X batch.linger.ms=1 --no-csv"
+TARGET[F2]=">= 200 distinct misses/s answered by the LLM (sim: 300 ms median, 429 above 8 calls), every reply inside 2,000 ms, degraded < 1%"
+ARGS[F2]="stack --name miss-200 --distinct 0 --rate 200 --duration 20 --deadline-ms 2000 --llm-latency-ms 300 --llm-max-concurrency 8 --partitions 4 --no-csv"
+TARGET[F3]="1,000 simultaneous requests for one new query -> exactly 1 LLM query"
+ARGS[F3]="stack --name coalesce-1000 --distinct 1 --rate 1000000 --count 1000 --partitions 4 --no-csv"
+TARGET[F4]="worker RSS <= 64 MB + 200 bytes x L1 entries"
+ARGS[F4]="stack --name rss-100k --distinct 0 --rate 5000 --duration 20 --llm-latency-ms 5 --llm-max-concurrency 0 -X llm.batch.max=64 --partitions 4 --no-csv"
+TARGET[F5]="against --naive at 80% repeated queries: >= 10x fewer LLM calls and >= 5x lower p95"
+ARGS[F5]="stack --name naive-80 --naive --repeat 0.8 --rate 100 --duration 20 --llm-latency-ms 300 --llm-max-concurrency 8 --partitions 4 --no-csv"
+
+declare -A LOAD RC
+for id in "${IDS[@]}"; do
+    if [[ -n "$ONLY" && ",$ONLY," != *",$id,"* ]]; then continue; fi
+    LOAD[$id]="$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "% $id: kclassify-bench ${ARGS[$id]} (load average ${LOAD[$id]})" >&2
+    RC[$id]=0
+    # shellcheck disable=SC2086 # ARGS are word lists by design
+    timeout -k 10 600 "$BENCH" ${ARGS[$id]} --out "$WORK/$id" >"$WORK/$id.out" 2>"$WORK/$id.err" ||
+        RC[$id]=$?
+    cat "$WORK/$id.out"
+    rm -rf "${RES:?}/$id"
+    mkdir -p "$RES/$id"
+    # keep only small files: summaries and a few plots (no per-request CSV)
+    for d in "$WORK/$id" "$WORK/$id/optimized" "$WORK/$id/naive"; do
+        [[ -f "$d/summary.json" ]] || continue
+        sub="$RES/$id${d#"$WORK/$id"}"
+        mkdir -p "$sub"
+        cp "$d/summary.json" "$sub/"
+        for p in latency percentiles; do
+            [[ -f "$d/$p.svg" ]] && cp "$d/$p.svg" "$d/$p.png" "$sub/" || true
+        done
+    done
+    [[ -f "$WORK/$id/comparison.json" ]] && cp "$WORK/$id/comparison.json" "$RES/$id/"
+    cp "$WORK/$id.out" "$RES/$id/console.txt"
+done
+
+# ------------------------------------------------------------------ evaluation
+j()
+{
+    jq -r "$1" "$2" 2>/dev/null || echo "?"
+}
+
+# verdict ID: "measured | met" for the table, from the summaries.
+verdict()
+{
+    local id=$1 s="$RES/$1/summary.json" m ok
+    case $id in
+    F1a)
+        m="$(j '"\(.results.achieved_rps|floor) req/s achieved of \(.results.offered_rps|floor) offered; \(.results.lost) lost; p99 \(.results.latency_ms.p99) ms"' "$s")"
+        ok="$(j 'if .results.achieved_rps >= 50000 and .results.lost == 0 then "yes" else "NO" end' "$s")"
+        ;;
+    F1b)
+        m="$(j '"p99 \(.results.latency_ms.p99) ms (p50 \(.results.latency_ms.p50), p99.9 \(.results.latency_ms["p99.9"])) at \(.results.achieved_rps|floor) req/s"' "$s")"
+        ok="$(j 'if .results.latency_ms.p99 <= 10 and .results.lost == 0 then "yes" else "NO" end' "$s")"
+        ;;
+    F2)
+        m="$(j '"\((.results.by_source.LLM / .results.duration_s)|floor) LLM-answered misses/s (\(.results.llm.queries) queries in \(.results.llm.calls) calls, 429s \(.results.llm.rejected_429)); \(.results.within_deadline_measured)/\(.results.sent) within 2000 ms; degraded \(.results.degraded_rate*100|tostring|.[0:5])%"' "$s")"
+        ok="$(j 'if (.results.by_source.LLM / .results.duration_s) >= 200 and .results.within_deadline_measured == .results.sent and .results.degraded_rate < 0.01 then "yes" else "NO" end' "$s")"
+        ;;
+    F3)
+        m="$(j '"\(.results.llm.queries) LLM queries in \(.results.llm.calls) calls for \(.results.answered)/\(.results.sent) answered (\(.results.coalesced) coalesced)"' "$s")"
+        ok="$(j 'if .results.llm.queries == 1 and .results.answered == 1000 then "yes" else "NO" end' "$s")"
+        ;;
+    F4)
+        m="$(j '"peak RSS \(.results.worker_peak_rss_mib|.*10|floor/10) MiB with \(.results.worker_l1_entries|floor) L1 entries; bound \((64 + 200 * .results.worker_l1_entries / 1048576)|.*10|floor/10) MiB; queries \(.results.query_bytes_mean|floor) bytes on average"' "$s")"
+        ok="$(j 'if .results.worker_peak_rss_mib <= 64 + 200 * .results.worker_l1_entries / 1048576 then "yes" else "NO" end' "$s")"
+        ;;
+    F5)
+        s="$RES/F5/comparison.json"
+        m="$(j '"LLM calls \(.optimized.llm_calls) vs \(.naive.llm_calls) (x\(.ratio_naive_over_optimized.llm_calls|.*10|floor/10)); p95 \(.optimized.p95_ms) vs \(.naive.p95_ms) ms (x\(.ratio_naive_over_optimized.p95|.*10|floor/10))"' "$s")"
+        ok="$(j 'if .ratio_naive_over_optimized.llm_calls >= 10 and .ratio_naive_over_optimized.p95 >= 5 then "yes" else "NO" end' "$s")"
+        ;;
+    esac
+    echo "$m | $ok"
+}
+
+bench_cpu()
+{
+    local s="$RES/$1/summary.json"
+    [[ -f "$s" ]] || s="$RES/$1/optimized/summary.json"
+    j '"bench \([.processes[] | select(.name == "kclassify-bench")][0].cpu_s|.*100|floor/100) s, worker \(.results.worker_cpu_s|.*100|floor/100) s, mock \([.processes[] | select(.name == "kafka-mock")][0].cpu_s|.*100|floor/100) s"' "$s"
+}
+
+MACHINE="$(jq -r .machine "$RES/F1a/summary.json" 2>/dev/null || echo "nproc $(nproc)")"
+{
+    echo "# kclassify performance results"
+    echo
+    echo "Generated by \`perf/run-all.sh\` on $(date -u +%Y-%m-%d) ($(date -u +%H:%M) UTC)."
+    echo "Machine: $MACHINE; $(uname -sr). The whole stack (mock Kafka, redis-server, LLM"
+    echo "simulator, worker) and the bench share these cores. The machine is shared with other"
+    echo "jobs: the load average when each run started is in the table."
+    echo
+    echo "| # | figure | measured | met | CPU used (bench / worker / mock) | load avg | command |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for id in "${IDS[@]}"; do
+        [[ -f "$RES/$id/console.txt" ]] || continue
+        echo "| $id | ${TARGET[$id]} | $(verdict "$id") | $(bench_cpu "$id") | ${LOAD[$id]:-?} | \`kclassify-bench ${ARGS[$id]}\` |"
+    done
+    echo
+    echo "Each command runs in \`build/bin\` and starts its own stack; the full report (CSV of"
+    echo "every request, time series, plots, index.html) goes to \`--out DIR\`. The summaries and"
+    echo "two plots of each run are in [results/](results/)."
+    echo
+    for id in F1a F2; do
+        [[ -f "$RES/$id/latency.svg" ]] || continue
+        echo "### $id: ${TARGET[$id]}"
+        echo
+        echo "![$id latency over time](results/$id/latency.svg)"
+        echo "![$id latency by percentile](results/$id/percentiles.svg)"
+        echo
+    done
+    if [[ -f "$RES/NOTES.md" ]]; then
+        cat "$RES/NOTES.md"
+    fi
+} >"$ROOT/perf/RESULTS.md"
+echo "% wrote $ROOT/perf/RESULTS.md (full reports in $WORK)" >&2
