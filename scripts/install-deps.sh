@@ -10,6 +10,7 @@ PKGS=(
     redis-server redis-tools python3-confluent-kafka python3-avro prometheus-alertmanager prometheus
     time docker-compose
     gnuplot-nox
+    git curl jq python3
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs deps, checks formatting, builds, and runs every test: the unit and
-# integration suites on a normal build, then again on an ASan+UBSan build.
+# Installs deps, checks formatting, builds, and runs every test: unit,
+# integration and fault suites on a normal build, unit and integration again
+# on an ASan+UBSan build, then each libFuzzer target for FUZZ_SECONDS (30).
 # Exits non-zero on any failure.
 set -euo pipefail
 
@@ -47,22 +48,30 @@ redis-cli -p "$REDIS_PORT" ping >/dev/null || { echo "FAIL: redis-server did not
 export KC_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 echo "redis-server on 127.0.0.1:$REDIS_PORT"
 
-run_suite() { # build-dir cmake-args...
-    local dir=$1
-    shift
+run_suite() { # build-dir labels cmake-args...
+    local dir=$1 labels=$2
+    shift 2
     say "configure + build ($dir)"
     cmake -S . -B "$dir" "$@" >/dev/null
     cmake --build "$dir" -j"$JOBS"
-    say "tests ($dir)"
-    # Unit suites in parallel; integration tests one at a time (each runs a
-    # mock cluster, an LLM simulator and workers on a 2-core machine).
+    say "unit tests ($dir)"
     (cd "$dir" && ctest --output-on-failure -j"$JOBS" -L unit)
-    (cd "$dir" && ctest --output-on-failure -L integration)
+    # Integration and fault tests one at a time: each runs a mock cluster, an
+    # LLM simulator and workers, and they measure deadlines on a 2-core machine.
+    for label in $labels; do
+        say "$label tests ($dir)"
+        (cd "$dir" && ctest --output-on-failure -L "$label")
+    done
 }
 
-run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DKC_SANITIZE=ON
+run_suite build "integration fault" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+(
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    run_suite build-asan "integration" -DCMAKE_BUILD_TYPE=Debug -DKC_SANITIZE=ON
+)
+
+say "fuzz (libFuzzer, ${FUZZ_SECONDS:=30} s per target)"
+FUZZ_SECONDS=$FUZZ_SECONDS scripts/fuzz.sh
 
 say "all tests passed in $(( $(date +%s) - START )) s"
