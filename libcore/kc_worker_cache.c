@@ -110,6 +110,12 @@ int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size)
         }
         /* Unique per process even when two workers share a worker.id. */
         snprintf(c->lease_token, sizeof(c->lease_token), "%s/%d", w->worker_id, (int)getpid());
+        /* Connect now so /health and the log tell a wrong URL or a down Redis
+         * at start-up; the worker starts anyway and reconnects later. */
+        if (kc_redis_ping(c->redis, errstr, errstr_size) != 0) {
+            kc_log(KC_LOG_WARN, "Redis %s: %s (going on without it for now)",
+                   kc_redis_endpoint(c->redis), errstr);
+        }
     }
     return 0;
 }
@@ -383,6 +389,7 @@ static void stage_lease(kc_worker_t *w, kc_lookup_t **lks, size_t n)
 {
     kc_wcache_t *c = &w->cache;
     char errstr[256];
+    size_t m = 0;
 
     for (size_t i = 0; i < n; i++) {
         c->keys[i] = lks[i]->key;
@@ -397,11 +404,17 @@ static void stage_lease(kc_worker_t *w, kc_lookup_t **lks, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (c->found[i]) {
             lks[i]->leased = true;
-            kc_worker_llmq_push(w, lks[i]);
+            lks[m++] = lks[i];
         } else {
             w->stats.lease_waits++;
             lwait_add(w, lks[i]);
         }
+    }
+    /* The previous holder may have written its answer and released the lease
+     * between our MGET and our SET NX: look again before asking the LLM. */
+    m = m > 0 ? redis_answer(w, lks, m, true) : 0;
+    for (size_t i = 0; i < m; i++) {
+        kc_worker_llmq_push(w, lks[i]);
     }
 }
 

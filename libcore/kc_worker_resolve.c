@@ -267,6 +267,10 @@ int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
         int64_t d = (lk->ready_at - kc_mono_us() + 999) / 1000;
         ms = d < ms ? d : ms;
     }
+    if (w->cache.lwait_cnt > 0) { /* waiting on other workers' leases */
+        int64_t d = (w->cache.next_poll - kc_mono_us() + 999) / 1000;
+        ms = d < ms ? d : ms;
+    }
     return ms < 0 ? 0 : (int)ms;
 }
 

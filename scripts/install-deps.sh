@@ -8,7 +8,7 @@ PKGS=(
     librdkafka-dev libcurl4-openssl-dev libavro-dev libhiredis-dev liblmdb-dev lmdb-utils
     check libsubunit-dev libjansson-dev libxxhash-dev libmicrohttpd-dev
     redis-server redis-tools python3-confluent-kafka python3-avro prometheus-alertmanager prometheus
-    time docker-compose
+    time docker-compose groff-base
     gnuplot-nox
     git curl jq python3
 )

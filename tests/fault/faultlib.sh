@@ -28,7 +28,6 @@ start_mock_ctl()
         --control-fifo "$MOCK_CTL" >"$T/mock.log" 2>&1 &
     pid=$!
     kc_register "$pid" kafka-mock
-    MOCK_PID=$pid
     wait_file "$T/bootstrap" 20 "$pid" kafka-mock
     BOOTSTRAP="$(head -n 1 "$T/bootstrap")"
     [[ -n "$BOOTSTRAP" ]] || fail "empty bootstrap file"
@@ -171,4 +170,5 @@ wait_group_stable()
 # Worker options every fault test uses: the mock answers a fetch only when
 # fetch.wait.max.ms expires, which would otherwise add up to 500 ms to every
 # request (see README, "Real Kafka, real LLM").
+# shellcheck disable=SC2034 # used by the tests that source this file
 FT_WOPTS=(-X kafka.fetch.wait.max.ms=10)

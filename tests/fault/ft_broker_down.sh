@@ -14,6 +14,7 @@
 # cost a group member its session) and printed. Deadlines cannot hold while
 # the broker is down (a reply cannot be delivered, nor a request consumed), so
 # late replies are counted and printed, not failed.
+# shellcheck source=faultlib.sh
 source "$(dirname "$0")/faultlib.sh"
 
 start_mock_ctl 4

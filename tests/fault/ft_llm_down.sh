@@ -6,11 +6,13 @@
 #  reply must be DEGRADED, from the fallback, inside its 2 s deadline.
 #  Back: the breaker must close and LLM answers must resume within one probe
 #  interval (llm.breaker.open.ms = open.max.ms = 1000 here) of the LLM coming up.
+# shellcheck source=faultlib.sh
 source "$(dirname "$0")/faultlib.sh"
 
 PROBE_MS=1000
 start_mock 4
 LLM_PORT=$(free_port)
+# shellcheck disable=SC2034 # start_worker (lib.sh) reads it
 SIM_URL="http://127.0.0.1:$LLM_PORT/v1" # nothing listens there yet
 MPORT=$(free_port)
 # cache.fallback.ttl.s=0: KNOWN BUG (reported): a fallback answer cached in L1

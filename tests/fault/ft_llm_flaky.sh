@@ -7,6 +7,7 @@
 # Every reply (duplicates included) must arrive inside its 2 s deadline
 # (max of replied_at - created_at <= deadline), with a category of the
 # taxonomy; nothing lost, nothing duplicated.
+# shellcheck source=faultlib.sh
 source "$(dirname "$0")/faultlib.sh"
 
 N=3000

@@ -11,6 +11,7 @@
 # the killed worker's uncommitted requests, which the group can only redeliver
 # after it notices the death (session.timeout.ms=6000): those are counted and
 # printed as late_redelivered_after_kill, not failed.
+# shellcheck source=faultlib.sh
 source "$(dirname "$0")/faultlib.sh"
 
 N=10000
@@ -19,18 +20,19 @@ RATE=500
 start_mock 6
 start_sim sim --seed 11 --latency-ms 40 --jitter 0.3
 WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
+declare -A PID=()
 for w in w1 w2 w3; do
     start_worker "$w" "${WOPTS[@]}"
-    declare "PID_$w=$WORKER_PID"
+    PID[$w]=$WORKER_PID
 done
 wait_group_stable 40 w1 w2 w3
 
 start_producer load --count $N --rate $RATE --distinct 3000 --seed 5
 wait_acked load 3000 40
-log "killing worker w2 (pid $PID_w2) with SIGKILL after $(acked_count load) acks"
-kill -KILL "$PID_w2"
-wait "$PID_w2" 2>/dev/null || true
-kc_unregister "$PID_w2"
+log "killing worker w2 (pid ${PID[w2]}) with SIGKILL after $(acked_count load) acks"
+kill -KILL "${PID[w2]}"
+wait "${PID[w2]}" 2>/dev/null || true
+kc_unregister "${PID[w2]}"
 # Right after the kill: what the group had committed is what gets redelivered.
 checker committed --bootstrap "$BOOTSTRAP" >"$T/committed_at_kill.json" ||
     fail "reading the committed offsets failed"
@@ -39,6 +41,7 @@ log "committed at kill: $(cat "$T/committed_at_kill.json")"
 sleep 1
 start_worker w2b "${WOPTS[@]}"
 wait_assigned w2b 40
+PID[w2b]=$WORKER_PID
 
 wait_producer load "$PRODUCER_PID"
 checker check --bootstrap "$BOOTSTRAP" --acked "$T/load.acked" --deadline-ms 2000 \
@@ -51,10 +54,8 @@ log "late only because redelivered after the kill:" \
     "$(summary_field "$T/summary.json" late_redelivered_after_kill)"
 
 for w in w1 w3 w2b; do
-    pid_var="PID_$w"
-    [[ $w == w2b ]] && pid_var=WORKER_PID
-    alive_or_fail "${!pid_var}" "worker $w" "$w"
+    alive_or_fail "${PID[$w]}" "worker $w" "$w"
 done
-stop_worker w2b "$WORKER_PID"
-stop_worker w3 "$PID_w3"
-stop_worker w1 "$PID_w1"
+for w in w2b w3 w1; do
+    stop_worker "$w" "${PID[$w]}"
+done

@@ -485,7 +485,7 @@ def check_result_fields(ck, r, where):
         ck.error("%s: status %s without an error text" % (where, r["status"]))
     if r["source"] == "LLM" and r["batch_size"] < 1:
         ck.error("%s: source LLM with batch_size %d" % (where, r["batch_size"]))
-    if r["coalesced"] and r["source"] not in ("LLM", "FALLBACK"):
+    if r["coalesced"] and r["source"] not in ("LLM", "FALLBACK", "LMDB", "REDIS"):
         ck.error("%s: coalesced but source %s" % (where, r["source"]))
 
 
