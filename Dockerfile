@@ -39,8 +39,8 @@ RUN groupadd --system --gid 10001 kclassify \
     && install -d -o kclassify -g kclassify -m 0700 /var/lib/kclassify /var/lib/kclassify/lmdb
 COPY --from=build /out/usr/bin/ /usr/bin/
 COPY --from=build /out/usr/share/man/ /usr/share/man/
+COPY --from=build /out/usr/share/kclassify/ /usr/share/kclassify/
 COPY config/worker.conf config/sla.conf /etc/kclassify/
-COPY schemas/ /usr/share/kclassify/schemas/
 USER kclassify:kclassify
 WORKDIR /var/lib/kclassify
 VOLUME ["/var/lib/kclassify/lmdb"]

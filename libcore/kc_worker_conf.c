@@ -24,6 +24,12 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
      "Timeout of one LLM call"},
     {"llm.batch.max", KC_CONF_INT, "16", 1, 1024, OFF(llm_batch_max),
      "Distinct queries per LLM call at most"},
+    {"llm.batch.linger.ms", KC_CONF_INT, "0", 0, 10000, OFF(llm_batch_linger_ms),
+     "How long queued misses may wait for a fuller LLM call when a slot is free (fewer, larger "
+     "calls for some latency); 0 = a call starts as soon as a slot is free"},
+    {"coalesce.inflight", KC_CONF_BOOL, "true", 0, 0, OFF(coalesce_inflight),
+     "Attach a request to a lookup already running for the same query (false only to measure "
+     "a naive system)"},
     {"llm.inflight.max", KC_CONF_INT, "8", 1, 1024, OFF(llm_inflight_max),
      "Concurrent LLM calls at most"},
     {"llm.response.max.bytes", KC_CONF_INT, "4194304", 1024, 1073741824,

@@ -19,6 +19,8 @@ typedef struct kc_worker_conf_s {
     char *llm_model;
     int64_t llm_timeout_ms;
     int64_t llm_batch_max;
+    int64_t llm_batch_linger_ms;
+    int coalesce_inflight;
     int64_t llm_inflight_max;
     int64_t llm_response_max_bytes;
     int64_t llm_item_attempts;

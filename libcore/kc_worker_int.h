@@ -170,6 +170,7 @@ struct kc_worker_s {
     kc_heap_t llmq;      /* lookups waiting for an LLM slot: priority, then deadline */
     kc_heap_t deadlines; /* waiting requests by fire_at */
     kc_heap_t retryq;    /* lookups backing off before a retry, by ready_at */
+    int64_t llmq_since;  /* monotonic us the LLM queue became non-empty (batch linger) */
     kc_breaker_t breaker;
     kc_aimd_t aimd;
     uint64_t rng;

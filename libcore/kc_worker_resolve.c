@@ -107,6 +107,9 @@ void kc_worker_queues_init(kc_worker_t *w)
 
 int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk)
 {
+    if (w->llmq.cnt == 0) {
+        w->llmq_since = kc_mono_us();
+    }
     return kc_heap_push(&w->llmq, lk);
 }
 
@@ -178,7 +181,11 @@ void kc_worker_lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *
 {
     kc_wreq_t *wr = lk->waiters, *next;
 
-    kc_keymap_del(w->inflight, &lk->key);
+    /* With coalesce.inflight off a newer lookup of the same key may own the
+     * table slot: leave it alone. */
+    if (kc_keymap_get(w->inflight, &lk->key) == lk) {
+        kc_keymap_del(w->inflight, &lk->key);
+    }
     if (lk->pq_pos != KC_HEAP_NONE) {
         kc_heap_remove(&w->llmq, lk->pq_pos);
     }
@@ -253,6 +260,15 @@ void kc_worker_deadlines(kc_worker_t *w)
     }
 }
 
+/* With llm.batch.linger.ms, a call that would not be full waits until the
+ * queue's oldest entry has lingered that long (deadlines still rule: the
+ * deadline timer answers anyone who cannot wait). */
+static bool batch_lingering(const kc_worker_t *w)
+{
+    return w->conf.llm_batch_linger_ms > 0 && w->llmq.cnt < (size_t)w->conf.llm_batch_max &&
+           kc_mono_us() - w->llmq_since < w->conf.llm_batch_linger_ms * 1000;
+}
+
 int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
 {
     kc_wreq_t *wr = kc_heap_peek(&w->deadlines);
@@ -265,6 +281,11 @@ int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
     }
     if (lk) {
         int64_t d = (lk->ready_at - kc_mono_us() + 999) / 1000;
+        ms = d < ms ? d : ms;
+    }
+    if (batch_lingering(w)) {
+        int64_t d =
+            (w->llmq_since + w->conf.llm_batch_linger_ms * 1000 - kc_mono_us() + 999) / 1000;
         ms = d < ms ? d : ms;
     }
     if (w->cache.lwait_cnt > 0) { /* waiting on other workers' leases */
@@ -437,7 +458,7 @@ void kc_worker_dispatch(kc_worker_t *w)
         }
         return;
     }
-    while (w->llmq.cnt > 0 && (int)kc_llm_inflight(w->llm) < w->aimd.limit) {
+    while (w->llmq.cnt > 0 && (int)kc_llm_inflight(w->llm) < w->aimd.limit && !batch_lingering(w)) {
         size_t n = w->llmq.cnt < (size_t)w->conf.llm_batch_max ? w->llmq.cnt
                                                                : (size_t)w->conf.llm_batch_max;
         kc_wcall_t *call;
@@ -631,7 +652,7 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
         return;
     }
     wr->cache_us = kc_mono_us() - wr->consumed_mono;
-    if ((lk = kc_keymap_get(w->inflight, &wr->key))) {
+    if ((lk = kc_keymap_get(w->inflight, &wr->key)) && w->conf.coalesce_inflight) {
         wr->coalesced = true;
         w->stats.coalesced++;
         if (lookup_attach(w, lk, wr) != 0) {

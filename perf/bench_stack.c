@@ -25,15 +25,12 @@
 #define STOP_TIMEOUT_US   (15 * 1000000LL)
 #define MAX_ARGS          (2 * BENCH_MAX_PROPS + 48)
 
-/* The naive system: no caches, no fleet lease, one query per LLM call.
- * In-worker coalescing of identical in-flight queries has no switch yet. */
-const char *const bench_naive_props[] = {"cache.l1.ttl.s=0",
-                                         "cache.lmdb.path=",
-                                         "cache.redis.url=",
-                                         "coalesce.redis.lease.ms=0",
-                                         "llm.batch.max=1",
-                                         "cache.fallback.ttl.s=0",
-                                         NULL};
+/* The naive system: no caches, no coalescing (in-worker or fleet-wide), one
+ * query per LLM call. */
+const char *const bench_naive_props[] = {"cache.l1.ttl.s=0",          "coalesce.inflight=false",
+                                         "cache.lmdb.path=",          "cache.redis.url=",
+                                         "coalesce.redis.lease.ms=0", "llm.batch.max=1",
+                                         "cache.fallback.ttl.s=0",    NULL};
 
 /* ------------------------------------------------------------------ helpers */
 

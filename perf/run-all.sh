@@ -35,11 +35,11 @@ ARGS[F2]="stack --name miss-250 --distinct 0 --rate 250 --duration 20 --deadline
 TARGET[F3]="1,000 simultaneous requests for one new query -> exactly 1 LLM query"
 ARGS[F3]="stack --name coalesce-1000 --distinct 1 --rate 1000000 --count 1000 --partitions 4 --no-csv"
 TARGET[F4]="worker RSS <= 64 MB + 200 bytes x L1 entries"
-ARGS[F4]="stack --name rss-100k --distinct 0 --rate 2500 --duration 40 --llm-latency-ms 5 --llm-max-concurrency 0 -X llm.batch.max=64 --partitions 4 --no-csv"
+ARGS[F4]="stack --name rss-100k --no-lmdb --distinct 0 --rate 2500 --duration 40 --llm-latency-ms 5 --llm-max-concurrency 0 -X llm.batch.max=64 --partitions 1 --linger-ms 10 --no-csv"
 TARGET[F5]="against --naive at 80% repeated queries: >= 10x fewer LLM calls and >= 5x lower p95"
 ARGS[F5]="stack --name naive-80 --naive --repeat 0.8 --rate 100 --duration 20 --llm-latency-ms 300 --llm-max-concurrency 8 --partitions 4 --no-csv"
 
-declare -A LOAD RC
+declare -A LOAD RC # RC: exit status of each run (1 = requests lost)
 for id in "${IDS[@]}"; do
     if [[ -n "$ONLY" && ",$ONLY," != *",$id,"* ]]; then continue; fi
     LOAD[$id]="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -57,12 +57,14 @@ for id in "${IDS[@]}"; do
         sub="$RES/$id${d#"$WORK/$id"}"
         mkdir -p "$sub"
         cp "$d/summary.json" "$sub/"
-        for p in latency percentiles; do
-            [[ -f "$d/$p.svg" ]] && cp "$d/$p.svg" "$d/$p.png" "$sub/" || true
+        # the latency scatter as PNG only: its SVG holds every plotted point (~2 MB)
+        for f in latency.png percentiles.png percentiles.svg; do
+            [[ -f "$d/$f" ]] && cp "$d/$f" "$sub/"
         done
     done
     [[ -f "$WORK/$id/comparison.json" ]] && cp "$WORK/$id/comparison.json" "$RES/$id/"
     cp "$WORK/$id.out" "$RES/$id/console.txt"
+    echo "${LOAD[$id]}" >"$RES/$id/loadavg"
 done
 
 # ------------------------------------------------------------------ evaluation
@@ -125,7 +127,7 @@ MACHINE="$(jq -r .machine "$RES/F1a/summary.json" 2>/dev/null || echo "nproc $(n
     echo "| --- | --- | --- | --- | --- | --- | --- |"
     for id in "${IDS[@]}"; do
         [[ -f "$RES/$id/console.txt" ]] || continue
-        echo "| $id | ${TARGET[$id]} | $(verdict "$id") | $(bench_cpu "$id") | ${LOAD[$id]:-?} | \`kclassify-bench ${ARGS[$id]}\` |"
+        echo "| $id | ${TARGET[$id]} | $(verdict "$id") | $(bench_cpu "$id") | $(cat "$RES/$id/loadavg" 2>/dev/null || echo ?) | \`kclassify-bench ${ARGS[$id]}\` |"
     done
     echo
     echo "Each command runs in \`build/bin\` and starts its own stack; the full report (CSV of"
@@ -133,10 +135,10 @@ MACHINE="$(jq -r .machine "$RES/F1a/summary.json" 2>/dev/null || echo "nproc $(n
     echo "two plots of each run are in [results/](results/)."
     echo
     for id in F1a F2; do
-        [[ -f "$RES/$id/latency.svg" ]] || continue
+        [[ -f "$RES/$id/latency.png" ]] || continue
         echo "### $id: ${TARGET[$id]}"
         echo
-        echo "![$id latency over time](results/$id/latency.svg)"
+        echo "![$id latency over time](results/$id/latency.png)"
         echo "![$id latency by percentile](results/$id/percentiles.svg)"
         echo
     done

@@ -122,7 +122,7 @@ kc_client_t *kc_client_new_kv(const char *const *kv, const kc_client_opts_t *opt
  * @param res zeroed on entry; on success owns its strings (kc_result_clear()).
  * @returns 0; KC_ERR_TIMEOUT; KC_ERR_KAFKA (not delivered); KC_ERR_INVALID
  *          (bad argument); KC_ERR_STATE (send-only client, or called from a
- *          callback); KC_ERR_FULL (producer queue full for timeout_ms);
+ *          callback); KC_ERR_FULL (the producer queue stayed full for 30 s);
  *          KC_ERR_NOMEM / KC_ERR_ENCODE. errstr says why.
  */
 int kc_client_classify(kc_client_t *cl, const kc_request_t *req, int timeout_ms, kc_result_t *res,

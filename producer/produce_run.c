@@ -15,6 +15,7 @@
 #include "kc_time.h"
 
 #include <errno.h>
+#include <librdkafka/rdkafka.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,6 +346,25 @@ static int input_open(produce_t *pr)
     return 0;
 }
 
+/* A bad kafka.* property is a usage error (exit 2), as before the client
+ * library: try them on a throwaway librdkafka configuration first. */
+static int kafka_props_check(const produce_t *pr)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[512];
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < pr->kafka.cnt; i++) {
+        if (rd_kafka_conf_set(conf, pr->kafka.keys[i], pr->kafka.values[i], errstr,
+                              sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+            fprintf(stderr, "%% kafka.%s: %s\n", pr->kafka.keys[i], errstr);
+            rc = -1;
+        }
+    }
+    rd_kafka_conf_destroy(conf);
+    return rc;
+}
+
 int produce_setup(produce_t *pr)
 {
     kc_client_opts_t opts = {.send_only = !pr->wait, .on_event = on_event, .event_opaque = pr};
@@ -363,7 +383,7 @@ int produce_setup(produce_t *pr)
         fprintf(stderr, "%% out of memory\n");
         return EXIT_RUNTIME;
     }
-    if (input_open(pr) != 0) {
+    if (kafka_props_check(pr) != 0 || input_open(pr) != 0) {
         return EXIT_USAGE;
     }
     if (!(pr->cl = kc_client_new(&pr->conf, &pr->kafka, &opts, errstr, sizeof(errstr)))) {

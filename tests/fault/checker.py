@@ -283,6 +283,8 @@ def cmd_check(a):
         "max_over_deadline_ms": max([0] + [(t - (acked[i]["d"] or a.deadline_ms) * 1000) / 1000.0
                                            for i, t in late]),
     }
+    for rid in lost[:5]:
+        lost_context(acked, by_id, rid)
     if lost:
         ck.error("%d acknowledged request(s) have no reply, e.g. %s"
                  % (len(lost), ", ".join("%s (p%d@%d)" % (i, acked[i]["p"], acked[i]["o"])
@@ -302,6 +304,21 @@ def cmd_check(a):
                 for r in rs:
                     f.write(json.dumps(r, sort_keys=True) + "\n")
     ck.finish()
+
+
+def lost_context(acked, by_id, rid):
+    """Who answered the neighbours of a lost request (same partition, offsets
+    around it): points at the worker that skipped it."""
+    e = acked[rid]
+    near = sorted((x for x in acked.values() if x["p"] == e["p"] and abs(x["o"] - e["o"]) <= 3),
+                  key=lambda x: x["o"])
+    print("checker: lost %s (p%d@%d); its neighbours:" % (rid, e["p"], e["o"]), file=sys.stderr)
+    for x in near:
+        rs = by_id.get(x["id"], [])
+        print("  @%d %s: %s" % (x["o"], x["id"], "; ".join(
+            "%s %s/%s consumed +%.0f ms" % (r["worker_id"], r["status"], r["source"],
+                                            (r["consumed_at"] - x["c"]) / 1000.0)
+            for r in rs) or "NO REPLY"), file=sys.stderr)
 
 
 def kill_context(a, acked, by_id):

@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 CHECKER="$KC_SRC/tests/fault/checker.py"
 MOCK_CTL="" # the control FIFO of the mock started by start_mock_ctl
 
-# checker ARGS...: checker.py with a hard bound.
+# checker ARGS...: checker.py with a hard bound (foreground use only).
 checker()
 {
     timeout -k 5 200 "$PY" "$CHECKER" "$@"
@@ -104,8 +104,10 @@ start_producer()
 {
     local name=$1
     shift
-    checker produce --bootstrap "$BOOTSTRAP" --out "$T/$name.acked" --id-prefix "$name" "$@" \
-        2>"$T/$name.log" &
+    # Not through the checker function: $! must be timeout's own pid, which
+    # passes a SIGTERM on, or a clean-up would orphan the Python process.
+    timeout -k 5 200 "$PY" "$CHECKER" produce --bootstrap "$BOOTSTRAP" --out "$T/$name.acked" \
+        --id-prefix "$name" "$@" 2>"$T/$name.log" &
     PRODUCER_PID=$!
     kc_register "$PRODUCER_PID" "producer-$name"
     log "producer $name started (pid $PRODUCER_PID): $*"

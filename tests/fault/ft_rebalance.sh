@@ -25,8 +25,8 @@ start_worker w2 "${WOPTS[@]}"
 W2=$WORKER_PID
 wait_group_stable 40 w1 w2
 
-checker watch-commits --bootstrap "$BOOTSTRAP" --out "$T/commits.jsonl" --interval-ms 100 \
-    --duration 150 2>"$T/watch.log" &
+timeout -k 5 200 "$PY" "$CHECKER" watch-commits --bootstrap "$BOOTSTRAP" \
+    --out "$T/commits.jsonl" --interval-ms 100 --duration 150 2>"$T/watch.log" &
 WATCH_PID=$!
 kc_register "$WATCH_PID" watch-commits
 

@@ -46,7 +46,7 @@ PID[w2b]=$WORKER_PID
 wait_producer load "$PRODUCER_PID"
 checker check --bootstrap "$BOOTSTRAP" --acked "$T/load.acked" --deadline-ms 2000 \
     --timeout 90 --settle 2 --killed-worker w2 --committed-at-kill "$T/committed_at_kill.json" \
-    --status OK,DEGRADED --summary-out "$T/summary.json" ||
+    --status OK,DEGRADED --summary-out "$T/summary.json" --replies-out "$T/replies.jsonl" ||
     fail "replies lost, late or duplicated beyond what the kill explains (see above)"
 log "duplicates from the killed worker's uncommitted work:" \
     "$(summary_field "$T/summary.json" duplicate_replies)"

@@ -81,7 +81,7 @@ cmp -s <(tail -n 1000 "$T/in.jsonl" | $PY -c 'import json,sys; [print(json.loads
 # A small window and the mock's 100 ms fetch wait make the run take tens of
 # seconds; it is interrupted after 2 s.
 log "interrupt an --ordered run, then resume it with the --skip it names"
-"$KC_BIN/kclassify-produce" -b "$BOOTSTRAP" --wait --ordered --max-inflight 200 \
+"$KC_BIN/kclassify-produce" -b "$BOOTSTRAP" --wait --ordered --max-inflight 200 --progress \
     "$T/in.jsonl" >"$T/part1.out" 2>"$T/part1.log" &
 PPID_=$!
 kc_register "$PPID_" kclassify-produce
@@ -90,8 +90,11 @@ kill -INT "$PPID_"
 rc=0
 wait "$PPID_" || rc=$?
 kc_unregister "$PPID_"
-cat "$T/part1.log" >&2
+tr '\r' '\n' <"$T/part1.log" | grep -v '^\x1b\[K%.*ETA' >&2 || true
 [[ $rc -eq 1 ]] || fail "the interrupted run exited with $rc, expected 1"
+# --progress: the bar was drawn (with a file as input it shows the share read)
+tr '\r' '\n' <"$T/part1.log" | grep -Eq '^.\[K% \[[#.]{24}\] +[0-9]+% sent [0-9]+, answered [0-9]+, in flight [0-9]+, [0-9]+/s, ETA' ||
+    fail "no progress bar in the --progress run's stderr"
 skip=$(sed -n 's/.*resume with --skip \([0-9]*\)$/\1/p' "$T/part1.log")
 [[ -n "$skip" ]] || fail "the interrupted run did not name a --skip"
 ((skip > 0 && skip < N)) || fail "resume point $skip is not inside the file"
