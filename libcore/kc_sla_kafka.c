@@ -3,6 +3,7 @@
  */
 #include "kc_sla_kafka.h"
 #include "kc_err.h"
+#include "kc_kafka.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -11,26 +12,7 @@
 rd_kafka_conf_t *kc_sla_kafka_conf(const char *const *defaults, const kc_conf_kv_list_t *kv,
                                    char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-    char kerr[256];
-
-    for (size_t i = 0; defaults && defaults[i]; i += 2) {
-        if (rd_kafka_conf_set(kconf, defaults[i], defaults[i + 1], kerr, sizeof(kerr)) !=
-            RD_KAFKA_CONF_OK) {
-            kc_seterr(KC_ERR_CONFIG, errstr, errstr_size, "kafka.%s: %s", defaults[i], kerr);
-            rd_kafka_conf_destroy(kconf);
-            return NULL;
-        }
-    }
-    for (size_t i = 0; kv && i < kv->cnt; i++) {
-        if (rd_kafka_conf_set(kconf, kv->keys[i], kv->values[i], kerr, sizeof(kerr)) !=
-            RD_KAFKA_CONF_OK) {
-            kc_seterr(KC_ERR_CONFIG, errstr, errstr_size, "kafka.%s: %s", kv->keys[i], kerr);
-            rd_kafka_conf_destroy(kconf);
-            return NULL;
-        }
-    }
-    return kconf;
+    return kc_kafka_conf_new(defaults, kv, errstr, errstr_size);
 }
 
 /* ------------------------------------------------------------------------

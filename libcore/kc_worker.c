@@ -1,5 +1,6 @@
 /* Worker lifecycle: Kafka clients, the event loop, rebalances, offsets. */
 #include "kc_err.h"
+#include "kc_kafka.h"
 #include "kc_log.h"
 #include "kc_time.h"
 #include "kc_worker_int.h"
@@ -128,17 +129,6 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
            "rdkafka %s: %s", fac, buf);
 }
 
-static int conf_set(rd_kafka_conf_t *kconf, const char *k, const char *v, char *errstr,
-                    size_t errstr_size)
-{
-    char kerr[256];
-
-    if (rd_kafka_conf_set(kconf, k, v, kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK) {
-        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size, "kafka.%s: %s", k, kerr);
-    }
-    return 0;
-}
-
 /* Properties that only make sense for one of the two clients are skipped for
  * the other, so one kafka.* namespace serves both. */
 static bool consumer_only(const char *k)
@@ -169,28 +159,28 @@ static rd_kafka_conf_t *kafka_conf(kc_worker_t *w, bool consumer, char *errstr, 
     rd_kafka_conf_set_error_cb(kconf, kc_worker_error_cb);
     rd_kafka_conf_set_opaque(kconf, w);
     if (consumer) {
-        err |= conf_set(kconf, "group.id", "kclassify-workers", errstr, errstr_size);
-        err |= conf_set(kconf, "enable.auto.offset.store", "false", errstr, errstr_size);
-        err |= conf_set(kconf, "auto.offset.reset", "earliest", errstr, errstr_size);
+        err |= kc_kafka_conf_set(kconf, "group.id", "kclassify-workers", errstr, errstr_size);
+        err |= kc_kafka_conf_set(kconf, "enable.auto.offset.store", "false", errstr, errstr_size);
+        err |= kc_kafka_conf_set(kconf, "auto.offset.reset", "earliest", errstr, errstr_size);
         /* Incremental rebalancing: a joining worker does not stop the others. */
-        err |= conf_set(kconf, "partition.assignment.strategy", "cooperative-sticky", errstr,
-                        errstr_size);
+        err |= kc_kafka_conf_set(kconf, "partition.assignment.strategy", "cooperative-sticky",
+                                 errstr, errstr_size);
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
         if (w->conf.metrics_port > 0) {
             /* consumer lag per partition for /metrics */
-            err |= conf_set(kconf, "statistics.interval.ms", "5000", errstr, errstr_size);
+            err |= kc_kafka_conf_set(kconf, "statistics.interval.ms", "5000", errstr, errstr_size);
             rd_kafka_conf_set_stats_cb(kconf, kc_worker_stats_cb);
         }
     } else {
-        err |= conf_set(kconf, "enable.idempotence", "true", errstr, errstr_size);
-        err |= conf_set(kconf, "linger.ms", "1", errstr, errstr_size);
+        err |= kc_kafka_conf_set(kconf, "enable.idempotence", "true", errstr, errstr_size);
+        err |= kc_kafka_conf_set(kconf, "linger.ms", "1", errstr, errstr_size);
         rd_kafka_conf_set_dr_msg_cb(kconf, kc_worker_dr_msg_cb);
     }
     for (size_t i = 0; !err && i < kv->cnt; i++) {
         if (consumer ? producer_only(kv->keys[i]) : consumer_only(kv->keys[i])) {
             continue;
         }
-        err = conf_set(kconf, kv->keys[i], kv->values[i], errstr, errstr_size);
+        err = kc_kafka_conf_set(kconf, kv->keys[i], kv->values[i], errstr, errstr_size);
     }
     if (err) {
         rd_kafka_conf_destroy(kconf);

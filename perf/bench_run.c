@@ -3,6 +3,7 @@
  * time, so a stall in the pipeline (or in the bench) shows up in the numbers
  * instead of silently slowing the sender (coordinated omission). */
 #include "bench.h"
+#include "kc_kafka.h"
 
 #include "kc_avro.h"
 #include "kc_buf.h"
@@ -93,17 +94,6 @@ static int64_t id_parse(const runner_t *r, const char *id)
 
 /* ------------------------------------------------------------------ clients */
 
-static int rk_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
-                  size_t errstr_size)
-{
-    char e[256];
-
-    if (rd_kafka_conf_set(conf, k, v, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size, "kafka %s=%s: %s", k, v, e);
-    }
-    return 0;
-}
-
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
     runner_t *r = opaque;
@@ -125,11 +115,11 @@ static int producer_new(runner_t *r, char *errstr, size_t errstr_size)
     char linger[16], e[256];
 
     snprintf(linger, sizeof(linger), "%d", r->tg->linger_ms);
-    if (rk_set(conf, "bootstrap.servers", r->tg->brokers, errstr, errstr_size) ||
-        rk_set(conf, "linger.ms", linger, errstr, errstr_size) ||
-        rk_set(conf, "acks", "1", errstr, errstr_size) ||
-        rk_set(conf, "queue.buffering.max.messages", "2000000", errstr, errstr_size) ||
-        rk_set(conf, "queue.buffering.max.kbytes", "1048576", errstr, errstr_size)) {
+    if (kc_kafka_conf_set(conf, "bootstrap.servers", r->tg->brokers, errstr, errstr_size) ||
+        kc_kafka_conf_set(conf, "linger.ms", linger, errstr, errstr_size) ||
+        kc_kafka_conf_set(conf, "acks", "1", errstr, errstr_size) ||
+        kc_kafka_conf_set(conf, "queue.buffering.max.messages", "2000000", errstr, errstr_size) ||
+        kc_kafka_conf_set(conf, "queue.buffering.max.kbytes", "1048576", errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return KC_ERR_CONFIG;
     }
@@ -186,11 +176,11 @@ static int consumer_new(runner_t *r, char *errstr, size_t errstr_size)
 
     snprintf(group, sizeof(group), "kclassify-bench-%.8s", r->id_prefix);
     snprintf(fw, sizeof(fw), "%d", r->tg->fetch_wait_ms);
-    if (rk_set(conf, "bootstrap.servers", r->tg->brokers, errstr, errstr_size) ||
-        rk_set(conf, "group.id", group, errstr, errstr_size) ||
-        rk_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
-        rk_set(conf, "enable.partition.eof", "false", errstr, errstr_size) ||
-        rk_set(conf, "fetch.wait.max.ms", fw, errstr, errstr_size)) {
+    if (kc_kafka_conf_set(conf, "bootstrap.servers", r->tg->brokers, errstr, errstr_size) ||
+        kc_kafka_conf_set(conf, "group.id", group, errstr, errstr_size) ||
+        kc_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+        kc_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, errstr_size) ||
+        kc_kafka_conf_set(conf, "fetch.wait.max.ms", fw, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return KC_ERR_CONFIG;
     }

@@ -9,43 +9,19 @@
 #include "kc_uuid.h"
 
 #include <inttypes.h>
+#include "kc_kafka.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define METADATA_TIMEOUT_MS 10000
 
-static int rk_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
-                       size_t errstr_size)
-{
-    char rkerr[512];
-
-    if (rd_kafka_conf_set(conf, key, value, rkerr, sizeof(rkerr)) != RD_KAFKA_CONF_OK) {
-        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size, "kafka.%s: %s", key, rkerr);
-    }
-    return 0;
-}
-
 /* Our defaults first, then every kafka.* key, so the user's keys win. */
 static rd_kafka_conf_t *rk_conf_build(const kc_client_t *cl, const char *const *defaults,
                                       char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
-    for (size_t i = 0; defaults[i]; i += 2) {
-        if (rk_conf_set(conf, defaults[i], defaults[i + 1], errstr, errstr_size) != 0) {
-            goto error;
-        }
-    }
-    for (size_t i = 0; i < cl->kafka.cnt; i++) {
-        if (rk_conf_set(conf, cl->kafka.keys[i], cl->kafka.values[i], errstr, errstr_size) != 0) {
-            goto error;
-        }
-    }
-    return conf;
-error:
-    rd_kafka_conf_destroy(conf);
-    return NULL;
+    return kc_kafka_conf_new(defaults, &cl->kafka, errstr, errstr_size);
 }
 
 static int producer_new(kc_client_t *cl, char *errstr, size_t errstr_size)

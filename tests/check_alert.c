@@ -6,6 +6,8 @@
 #include "kc_webhook.h"
 
 #include <arpa/inet.h>
+#include "kc_check.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -390,11 +392,5 @@ static Suite *alert_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(alert_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(alert_suite());
 }

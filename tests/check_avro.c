@@ -7,6 +7,8 @@
 #include "kc_err.h"
 
 #include <avro.h>
+#include "kc_check.h"
+
 #include <check.h>
 
 #include <limits.h>
@@ -1110,11 +1112,5 @@ static Suite *avro_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(avro_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kc_check_run(avro_suite());
 }

@@ -1,6 +1,8 @@
 /* Unit tests for the LLM circuit breaker and the AIMD concurrency limit. */
 #include "kc_breaker.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 
 #define MS 1000
@@ -92,8 +94,6 @@ int main(void)
 {
     Suite *s = suite_create("breaker");
     TCase *tc = tcase_create("breaker");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_opens_after_failures);
     tcase_add_test(tc, test_half_open_probe);
@@ -102,9 +102,5 @@ int main(void)
     tc = tcase_create("aimd");
     tcase_add_test(tc, test_aimd);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return kc_check_run(s);
 }

@@ -3,6 +3,8 @@
 #include "kc_cache_json.h"
 #include "kc_err.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -212,11 +214,5 @@ static Suite *cache_json_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cache_json_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(cache_json_suite());
 }

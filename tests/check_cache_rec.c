@@ -3,6 +3,8 @@
 #include "kc_cache_rec.h"
 #include "kc_err.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -359,11 +361,5 @@ static Suite *cache_rec_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cache_rec_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(cache_rec_suite());
 }

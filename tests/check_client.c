@@ -5,6 +5,8 @@
 #include "kc_client_int.h"
 #include "kc_err.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,11 +317,5 @@ static Suite *client_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(client_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kc_check_run(client_suite());
 }

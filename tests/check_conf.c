@@ -2,6 +2,8 @@
 #include "kc_conf.h"
 #include "kc_err.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -553,11 +555,5 @@ static Suite *conf_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(conf_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(conf_suite());
 }

@@ -3,6 +3,8 @@
 #include "kc_fallback.h"
 #include "kc_normalize.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,11 +379,5 @@ static Suite *fallback_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fallback_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(fallback_suite());
 }

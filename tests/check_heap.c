@@ -1,6 +1,8 @@
 /* Unit tests for the indexed binary heap. */
 #include "kc_heap.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -81,15 +83,9 @@ int main(void)
 {
     Suite *s = suite_create("heap");
     TCase *tc = tcase_create("heap");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_order);
     tcase_add_test(tc, test_remove_update);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return kc_check_run(s);
 }

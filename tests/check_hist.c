@@ -2,6 +2,8 @@
 #include "kc_err.h"
 #include "kc_hist.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <inttypes.h>
 #include <math.h>
@@ -246,11 +248,5 @@ static Suite *hist_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(hist_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(hist_suite());
 }

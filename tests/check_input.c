@@ -1,6 +1,8 @@
 #include "kc_err.h"
 #include "kc_input.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,11 +205,5 @@ static Suite *input_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(input_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(input_suite());
 }

@@ -1,6 +1,8 @@
 /* Unit tests for the in-flight key map. */
 #include "kc_keymap.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -95,16 +97,10 @@ int main(void)
 {
     Suite *s = suite_create("keymap");
     TCase *tc = tcase_create("map");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_put_get_del);
     tcase_add_test(tc, test_collisions_and_backshift);
     tcase_add_test(tc, test_random_against_model);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return kc_check_run(s);
 }

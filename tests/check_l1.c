@@ -3,6 +3,8 @@
 #include "kc_l1.h"
 #include "kc_normalize.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -523,11 +525,5 @@ static Suite *l1_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(l1_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(l1_suite());
 }

@@ -4,6 +4,8 @@
 #include "kc_llm_proto.h"
 #include "kc_normalize.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -685,11 +687,5 @@ static Suite *llm_proto_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(llm_proto_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(llm_proto_suite());
 }

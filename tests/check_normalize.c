@@ -2,6 +2,8 @@
 #include "kc_err.h"
 #include "kc_normalize.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,11 +340,5 @@ static Suite *normalize_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(normalize_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(normalize_suite());
 }

@@ -3,6 +3,8 @@
 #include "kc_hist.h"
 #include "kc_prom.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -208,11 +210,5 @@ static Suite *prom_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(prom_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(prom_suite());
 }

@@ -1,6 +1,8 @@
 #include "kc_err.h"
 #include "kc_result_json.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -284,11 +286,5 @@ static Suite *result_json_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(result_json_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(result_json_suite());
 }

@@ -2,6 +2,8 @@
 #include "kc_err.h"
 #include "kc_secret.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,16 +70,10 @@ int main(void)
 {
     Suite *s = suite_create("secret");
     TCase *tc = tcase_create("file");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, test_reads_first_line);
     tcase_add_test(tc, test_refuses_open_modes);
     tcase_add_test(tc, test_empty_missing_long);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return kc_check_run(s);
 }

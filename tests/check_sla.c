@@ -7,6 +7,8 @@
 #include "kc_sla_report.h"
 #include "kc_sla_rules.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <inttypes.h>
 #include <math.h>
@@ -600,11 +602,5 @@ static Suite *sla_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(sla_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(sla_suite());
 }

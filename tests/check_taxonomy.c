@@ -4,6 +4,8 @@
 #include "kc_err.h"
 #include "kc_taxonomy.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,11 +394,5 @@ static Suite *taxonomy_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(taxonomy_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(taxonomy_suite());
 }

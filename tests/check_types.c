@@ -5,6 +5,8 @@
 #include "kc_err.h"
 #include "kc_types.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 
 #include <stdlib.h>
@@ -164,11 +166,5 @@ static Suite *types_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(types_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kc_check_run(types_suite());
 }

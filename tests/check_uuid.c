@@ -1,6 +1,8 @@
 #include "kc_err.h"
 #include "kc_uuid.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +92,5 @@ static Suite *uuid_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(uuid_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(uuid_suite());
 }

@@ -2,6 +2,8 @@
 #include "kc_err.h"
 #include "kc_wm.h"
 
+#include "kc_check.h"
+
 #include <check.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -363,11 +365,5 @@ static Suite *wm_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(wm_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kc_check_run(wm_suite());
 }
