@@ -1,5 +1,6 @@
 /* JSON form of a cache entry, for kclassify-cache export and import. */
 #include "kc_cache_json.h"
+#include "kc_result_json.h"
 #include "kc_err.h"
 
 #include <jansson.h>
@@ -9,20 +10,6 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ write */
-
-/* Fewest significant digits (1..9) whose decimal form reads back as f. */
-static int float_digits(float f)
-{
-    char tmp[32];
-
-    for (int p = 1; p < 9; p++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", p, (double)f);
-        if (strtof(tmp, NULL) == f) {
-            return p;
-        }
-    }
-    return 9;
-}
 
 /* json_object_set_new() steals v even on failure. */
 static int put(json_t *o, const char *name, json_t *v)
@@ -87,7 +74,7 @@ int kc_cache_json_write(const kc_key_t *key, const kc_cache_rec_t *rec, kc_buf_t
         return err;
     }
     text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                             JSON_REAL_PRECISION(float_digits(rec->confidence)));
+                             JSON_REAL_PRECISION(kc_float_digits(rec->confidence)));
     json_decref(o);
     if (!text) {
         return kc_seterr(KC_ERR_ENCODE, errstr, errstr_size, "json_dumps failed");

@@ -59,8 +59,7 @@ static json_t *json_str_or_null(const char *s)
     return s ? json_bytes(s, strlen(s)) : json_null();
 }
 
-/* Fewest significant digits (1..9) whose decimal form reads back as f. */
-static int float_digits(float f)
+int kc_float_digits(float f)
 {
     char tmp[32];
 
@@ -140,7 +139,7 @@ int kc_result_json_write(const kc_result_t *res, const char *query, size_t query
         return kc_seterr(err, errstr, errstr_size, "building result JSON: out of memory");
     }
     /* confidence is the only real, so its precision can be the dump's. */
-    flags |= JSON_REAL_PRECISION(float_digits(res->confidence));
+    flags |= JSON_REAL_PRECISION(kc_float_digits(res->confidence));
     text = json_dumps(o, flags);
     json_decref(o);
     if (!text) {

@@ -34,4 +34,8 @@ int kc_result_json_write(const kc_result_t *res, const char *query, size_t query
  */
 int kc_result_json_sanitize(const char *buf, size_t len, kc_buf_t *out);
 
+/** @brief Fewest significant digits (1..9) whose "%.*g" form reads back as f
+ * exactly: JSON numbers that round-trip without noise digits. */
+int kc_float_digits(float f);
+
 #endif
