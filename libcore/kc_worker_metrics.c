@@ -349,7 +349,8 @@ static void render_health(kc_worker_t *w, kc_buf_t *b)
     json_object_set_new(h, "status", json_string(health_status(w)));
     json_object_set_new(h, "worker_id", json_string(w->worker_id));
     json_object_set_new(h, "kafka",
-                        json_pack("{s:s,s:s}", "state", m->kafka_down ? "down" : "ok", "last_error",
+                        json_pack("{s:s,s:i,s:s}", "state", m->kafka_down ? "down" : "ok",
+                                  "assigned_partitions", (int)assigned_partitions(w), "last_error",
                                   m->kafka_error));
     json_object_set_new(h, "redis",
                         w->cache.redis
