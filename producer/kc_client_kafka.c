@@ -24,6 +24,24 @@ static rd_kafka_conf_t *rk_conf_build(const kc_client_t *cl, const char *const *
     return kc_kafka_conf_new(defaults, &cl->kafka, errstr, errstr_size);
 }
 
+/* Learn the requests topic's leaders now: a new producer otherwise holds its
+ * first records until a metadata refresh (measured ~1 s on the mock cluster),
+ * which would count against those requests' deadlines. Failure only means
+ * the first send learns them instead. */
+static void producer_warm(kc_client_t *cl)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(cl->rk, cl->conf.topic_requests, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+
+    if (rkt &&
+        rd_kafka_metadata(cl->rk, 0, rkt, &md, METADATA_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(md);
+    }
+    if (rkt) {
+        rd_kafka_topic_destroy(rkt);
+    }
+}
+
 static int producer_new(kc_client_t *cl, char *errstr, size_t errstr_size)
 {
     static const char *const defaults[] = {"linger.ms", "5", "acks", "all", NULL};
@@ -41,6 +59,7 @@ static int producer_new(kc_client_t *cl, char *errstr, size_t errstr_size)
     }
     cl->rkq_main = rd_kafka_queue_get_main(cl->rk);
     rd_kafka_queue_io_event_enable(cl->rkq_main, cl->wake[1], "p", 1);
+    producer_warm(cl);
     return 0;
 }
 
