@@ -65,6 +65,26 @@ static void offsets_store(kc_worker_t *w)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* Commit the stored offsets, waiting at most timeout_ms: a synchronous
+ * rd_kafka_commit() waits forever when the brokers are gone, and neither a
+ * rebalance nor a shutdown may hang on that. */
+static rd_kafka_resp_err_t commit_bounded(rd_kafka_t *rk, int timeout_ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_resp_err_t err = rd_kafka_commit_queue(rk, NULL, q, NULL, NULL);
+    rd_kafka_event_t *ev;
+
+    if (!err) {
+        ev = rd_kafka_queue_poll(q, timeout_ms);
+        err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (ev) {
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    return err;
+}
+
 static void parts_set(kc_worker_t *w, const rd_kafka_topic_partition_list_t *list, bool assign)
 {
     for (int i = 0; i < list->cnt; i++) {
@@ -98,10 +118,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             ret = rd_kafka_assign(rk, parts);
         }
     } else {
-        kc_log(KC_LOG_INFO, "revoked %d partition(s)", parts->cnt);
-        /* Commit what is done before the partitions move on. */
+        kc_log(KC_LOG_INFO, "revoked %d partition(s)%s", parts->cnt,
+               rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
+        /* Commit what is done before the partitions move on; a lost
+         * assignment belongs to someone else already. */
         offsets_store(w);
-        rd_kafka_commit(rk, NULL, 0);
+        if (!rd_kafka_assignment_lost(rk) &&
+            (ret = commit_bounded(rk, w->stop ? 1000 : 5000)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+            ret != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            kc_log(KC_LOG_WARN, "commit on revoke: %s (those replies may be sent again)",
+                   rd_kafka_err2str(ret));
+        }
+        ret = RD_KAFKA_RESP_ERR_NO_ERROR;
         parts_set(w, parts, false);
         if (cooperative) {
             error = rd_kafka_incremental_unassign(rk, parts);
@@ -506,7 +534,7 @@ int kc_worker_run(kc_worker_t *w, char *errstr, size_t errstr_size)
         loop_once(w, true, 100);
     }
     shutdown_drain(w);
-    err = rd_kafka_commit(w->consumer, NULL, 0);
+    err = commit_bounded(w->consumer, 3000);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         kc_log(KC_LOG_WARN, "final commit: %s", rd_kafka_err2str(err));
     }

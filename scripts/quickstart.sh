@@ -22,8 +22,11 @@ WORK=$(mktemp -d /tmp/kclassify-quickstart.XXXXXX)
 PIDS=()
 cleanup() {
     trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # Newest first: the worker commits and leaves the group while Kafka is up.
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${PIDS[i]}" 2>/dev/null || true
+        wait "${PIDS[i]}" 2>/dev/null || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -106,6 +109,7 @@ for n, path in enumerate(sys.argv[1:], 1):
           f"sources: {', '.join(f'{k}={v}' for k, v in sorted(src.items()))}   "
           f"deadline met: {sum(1 for r in rows if r['deadline_met'])}/{len(rows)}")
 PYEOF
+sleep 1.2 # /health is refreshed once a second
 echo >&2
 echo "% worker health (GET http://127.0.0.1:$METRICS_PORT/health):" >&2
 curl -s "http://127.0.0.1:$METRICS_PORT/health" >&2 || true
