@@ -30,6 +30,7 @@ typedef struct l1_entry_s {
     int64_t expires_at; /* monotonic us */
     int64_t created_at; /* wall-clock us, from the answer */
     float confidence;
+    int degraded;
     uint32_t size; /* bytes allocated for the entry, counted against max_bytes */
     uint32_t norm_len;
     uint32_t cat_off, rsn_off, mdl_off; /* into data[]; norm_query is at 0 */
@@ -190,6 +191,7 @@ int kc_l1_get(kc_l1_t *l1, const kc_key_t *key, const char *norm, size_t norm_le
     out->reasoning = entry_str(e, e->rsn_off);
     out->model = entry_str(e, e->mdl_off);
     out->confidence = e->confidence;
+    out->degraded = e->degraded;
     out->created_at = e->created_at;
     return 0;
 }
@@ -230,6 +232,7 @@ static l1_entry_t *entry_new(const kc_key_t *key, const kc_answer_t *ans, int64_
     e->expires_at = expires_at;
     e->created_at = ans->created_at;
     e->confidence = ans->confidence;
+    e->degraded = ans->degraded;
     e->norm_len = (uint32_t)ans->norm_len;
     pack_str(e->data, &off, ans->norm_query, ans->norm_len);
     e->cat_off = pack_str(e->data, &off, ans->category, cat_len);

@@ -23,6 +23,7 @@ typedef struct kc_answer_s {
     const char *norm_query;
     size_t norm_len;
     int64_t created_at; /**< wall-clock microseconds when the answer was made */
+    int degraded;       /**< a fallback answer, not the LLM's: replies say DEGRADED */
 } kc_answer_t;
 
 typedef struct kc_l1_s kc_l1_t;

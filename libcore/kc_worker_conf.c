@@ -62,8 +62,9 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
     {"cache.l1.max.mb", KC_CONF_INT, "256", 0, 1048576, OFF(cache_l1_max_mb),
      "In-process cache bound in MiB of entry data; 0 = bounded by entries only"},
     {"cache.fallback.ttl.s", KC_CONF_INT, "30", 0, 86400, OFF(cache_fallback_ttl_s),
-     "Lifetime of a fallback (degraded) answer in L1, so a recovered LLM soon replaces it; "
-     "fallback answers never go to LMDB or Redis; 0 = not cached"},
+     "Lifetime of a fallback (degraded) answer in L1; it is served only while the LLM breaker "
+     "is not closed, so a recovered LLM replaces it at once; fallback answers never go to LMDB "
+     "or Redis; 0 = not cached"},
     {"cache.lmdb.path", KC_CONF_STR, "", 0, 0, OFF(cache_lmdb_path),
      "Directory of the LMDB cache (L2, created 0700, files 0600); empty = off"},
     {"cache.lmdb.size.mb", KC_CONF_INT, "1024", 1, 1048576, OFF(cache_lmdb_size_mb),

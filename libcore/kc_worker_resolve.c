@@ -230,7 +230,7 @@ static void lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
 void kc_worker_l1_put(kc_worker_t *w, const kc_lookup_t *lk, const kc_reply_t *rp, int64_t ttl_us)
 {
     kc_answer_t ans = {rp->category, rp->confidence, rp->reasoning, rp->model,
-                       lk->norm,     lk->norm_len,   kc_now_us()};
+                       lk->norm,     lk->norm_len,   kc_now_us(),   rp->status != KC_STATUS_OK};
 
     if (w->l1 && ttl_us > 0) {
         kc_l1_put(w->l1, &lk->key, &ans, kc_mono_us(), ttl_us);
@@ -613,7 +613,10 @@ static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     if (!w->l1 || wr->req.cache_policy != KC_CACHE_USE) {
         return false;
     }
-    if (kc_l1_get(w->l1, &wr->key, w->normbuf, norm_len, kc_mono_us(), &ans) != 0) {
+    if (kc_l1_get(w->l1, &wr->key, w->normbuf, norm_len, kc_mono_us(), &ans) != 0 ||
+        (ans.degraded && w->llm_enabled && w->breaker.state == KC_BREAKER_CLOSED)) {
+        /* A cached fallback answer stands in only while the LLM is known to
+         * be sick (breaker not closed): a recovered LLM replaces it at once. */
         w->stats.cache_misses[KC_SRC_L1]++;
         return false;
     }
@@ -623,8 +626,10 @@ static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     rp.confidence = ans.confidence;
     rp.reasoning = ans.reasoning;
     rp.model = ans.model;
-    rp.status = KC_STATUS_OK;
-    rp.source = KC_SRC_L1;
+    /* A cached fallback answer is still the fallback's: say so, not "L1". */
+    rp.status = ans.degraded ? KC_STATUS_DEGRADED : KC_STATUS_OK;
+    rp.error = ans.degraded ? "cached fallback answer: the LLM was unavailable" : NULL;
+    rp.source = ans.degraded ? KC_SRC_FALLBACK : KC_SRC_L1;
     kc_worker_reply(w, wr, &rp);
     return true;
 }

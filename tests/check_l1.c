@@ -82,7 +82,7 @@ START_TEST(test_hit_miss)
     char reasoning[] = "mentions a streaming platform";
     char model[] = "llama-3";
     kc_key_t key = key_of(norm);
-    kc_answer_t ans = {cat, 0.9f, reasoning, model, norm, strlen(norm), 123456789};
+    kc_answer_t ans = {cat, 0.9f, reasoning, model, norm, strlen(norm), 123456789, 0};
 
     assert_miss(l1, norm, 0);
     ck_assert_int_eq(kc_l1_put(l1, &key, &ans, 0, 10 * SEC), 0);
@@ -110,7 +110,7 @@ START_TEST(test_null_optional_strings)
 {
     kc_l1_t *l1 = kc_l1_new(4);
     kc_key_t key = key_of("q");
-    kc_answer_t ans = {"cat", 0.5f, NULL, NULL, "q", 1, 0};
+    kc_answer_t ans = {"cat", 0.5f, NULL, NULL, "q", 1, 0, 0};
     kc_answer_t out;
     ck_assert_int_eq(kc_l1_put(l1, &key, &ans, 0, SEC), 0);
     ck_assert_int_eq(kc_l1_get(l1, &key, "q", 1, 0, &out), 0);
@@ -131,7 +131,7 @@ START_TEST(test_invalid_put)
 {
     kc_l1_t *l1 = kc_l1_new(4);
     kc_key_t key = key_of("q");
-    kc_answer_t ans = {NULL, 0.5f, NULL, NULL, "q", 1, 0};
+    kc_answer_t ans = {NULL, 0.5f, NULL, NULL, "q", 1, 0, 0};
     ck_assert_msg(kc_l1_put(l1, &key, &ans, 0, SEC) == KC_ERR_INVALID, "NULL category");
     ans.category = "c";
     ans.norm_query = NULL;
@@ -149,7 +149,7 @@ START_TEST(test_empty_and_binary_norm)
     const char bin[] = "a\0b";
     const char bin2[] = "a\0c";
     kc_key_t key = kc_key_compute(bin, 3, 1);
-    kc_answer_t ans = {"c", 1.0f, NULL, NULL, bin, 3, 0};
+    kc_answer_t ans = {"c", 1.0f, NULL, NULL, bin, 3, 0, 0};
     ck_assert_int_eq(kc_l1_put(l1, &key, &ans, 0, SEC), 0);
     ck_assert_msg(kc_l1_get(l1, &key, bin, 3, 0, &out) == 0 && out.norm_len == 3 &&
                       memcmp(out.norm_query, bin, 3) == 0,
@@ -158,7 +158,7 @@ START_TEST(test_empty_and_binary_norm)
                   "comparison must cover bytes after an embedded NUL");
 
     kc_key_t ekey = kc_key_compute("", 0, 1);
-    kc_answer_t eans = {"empty", 1.0f, NULL, NULL, NULL, 0, 0};
+    kc_answer_t eans = {"empty", 1.0f, NULL, NULL, NULL, 0, 0, 0};
     ck_assert_int_eq(kc_l1_put(l1, &ekey, &eans, 0, SEC), 0);
     ck_assert_int_eq(kc_l1_get(l1, &ekey, "", 0, 0, &out), 0);
     ck_assert_msg(out.norm_len == 0 && out.norm_query[0] == '\0', "empty norm");
@@ -288,7 +288,7 @@ START_TEST(test_collision_same_key)
     kc_l1_t *l1 = kc_l1_new(4);
     kc_answer_t out;
     kc_key_t key = {0x1111, 0x2222};
-    kc_answer_t ans = {"right", 1.0f, NULL, NULL, "query one", 9, 0};
+    kc_answer_t ans = {"right", 1.0f, NULL, NULL, "query one", 9, 0, 0};
     ck_assert_int_eq(kc_l1_put(l1, &key, &ans, 0, SEC), 0);
     ck_assert_msg(kc_l1_get(l1, &key, "query two", 9, 0, &out) == KC_ERR_NOTFOUND,
                   "same key, different norm (same length) must miss");
@@ -312,7 +312,7 @@ START_TEST(test_collision_same_bucket)
     for (int i = 0; i < 8; i++) {
         snprintf(norm[i], sizeof(norm[i]), "q%d", i);
         kc_key_t key = {(uint64_t)i, 0xABCDEF};
-        kc_answer_t ans = {norm[i], 1.0f, NULL, NULL, norm[i], strlen(norm[i]), 0};
+        kc_answer_t ans = {norm[i], 1.0f, NULL, NULL, norm[i], strlen(norm[i]), 0, 0};
         ck_assert_int_eq(kc_l1_put(l1, &key, &ans, 0, SEC), 0);
     }
     ck_assert_int_eq(kc_l1_count(l1), 8);
@@ -452,6 +452,24 @@ END_TEST
 
 /* ------------------------------------------------------------------------- */
 
+/* A fallback answer keeps its mark, so a hit on it is not passed off as OK. */
+START_TEST(test_degraded_flag)
+{
+    kc_l1_t *l1 = kc_l1_new(10);
+    kc_key_t key = key_of("q");
+    kc_answer_t ans = {"GENERAL", 0.4f, NULL, NULL, "q", 1, 0, 1}, out;
+
+    ck_assert_int_eq(kc_l1_put(l1, &key, &ans, 0, 10 * SEC), 0);
+    ck_assert_int_eq(kc_l1_get(l1, &key, "q", 1, 1, &out), 0);
+    ck_assert_msg(out.degraded == 1, "the degraded mark was lost");
+    ans.degraded = 0;
+    ck_assert_int_eq(kc_l1_put(l1, &key, &ans, 0, 10 * SEC), 0);
+    ck_assert_int_eq(kc_l1_get(l1, &key, "q", 1, 1, &out), 0);
+    ck_assert_int_eq(out.degraded, 0);
+    kc_l1_destroy(l1);
+}
+END_TEST
+
 /* A byte bound evicts least recently used entries until the new one fits. */
 START_TEST(test_byte_bound)
 {
@@ -502,6 +520,7 @@ static Suite *l1_suite(void)
     tcase_add_test(tc, test_lru_single_slot);
     tcase_add_test(tc, test_replace);
     tcase_add_test(tc, test_byte_bound);
+    tcase_add_test(tc, test_degraded_flag);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("collision");

@@ -15,12 +15,11 @@ LLM_PORT=$(free_port)
 # shellcheck disable=SC2034 # start_worker (lib.sh) reads it
 SIM_URL="http://127.0.0.1:$LLM_PORT/v1" # nothing listens there yet
 MPORT=$(free_port)
-# cache.fallback.ttl.s=0: KNOWN BUG (reported): a fallback answer cached in L1
-# is served to a repeated query with status OK and source L1, not DEGRADED
-# (libcore/kc_worker_resolve.c, l1_hit). Remove this override once fixed.
+# Repeated queries hit fallback answers cached in L1 (cache.fallback.ttl.s):
+# those replies must say DEGRADED too.
 start_worker w1 "${FT_WOPTS[@]}" -X sla.deadline.ms=2000 -X "metrics.port=$MPORT" \
     -X llm.breaker.failures=5 -X "llm.breaker.open.ms=$PROBE_MS" \
-    -X "llm.breaker.open.max.ms=$PROBE_MS" -X cache.fallback.ttl.s=0
+    -X "llm.breaker.open.max.ms=$PROBE_MS"
 W1=$WORKER_PID
 wait_assigned w1
 
