@@ -557,6 +557,12 @@ void kc_worker_cache_tick(kc_worker_t *w)
         c->next_poll = now + w->conf.coalesce_redis_poll_ms * 1000;
         lease_poll(w);
     }
+    /* Reconnect a lost Redis when its backoff allows, even with no traffic,
+     * so /health and the metrics tell the truth on an idle worker. */
+    if (c->redis && kc_redis_state(c->redis) == KC_REDIS_DOWN &&
+        kc_redis_retry_in_ms(c->redis) == 0) {
+        kc_redis_ping(c->redis, errstr, sizeof(errstr));
+    }
     if (c->lmdb && now >= c->next_purge) {
         c->next_purge = now + KC_LMDB_PURGE_US;
         kc_lmdb_purge_step(c->lmdb, kc_now_us(), KC_LMDB_PURGE_MAX, NULL, errstr, sizeof(errstr));
