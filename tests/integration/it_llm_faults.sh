@@ -17,10 +17,10 @@ kctool gen-queries --prefix "$T/req" --id-prefix f --count $N --distinct $DISTIN
 stop_pid "$SIM_PID" sim-fallback
 
 start_sim sim --labels "$T/labels.tsv" --seed 4242 --latency-ms 10 \
-    --fenced 0.3 --shuffle 0.3 --missing 0.3 --invalid-category 0.05 --garbage 0.1
+    --fenced 0.3 --shuffle 0.3 --missing 0.3 --invalid-category 0.1 --garbage 0.2
 # Small batches: more calls, so every kind of fault shows up; a generous
 # deadline so that missing and invalid answers are retried before the fallback.
-start_worker w1 -X llm.batch.max=4 -X llm.item.attempts=2 -X sla.deadline.ms=30000
+start_worker w1 -X llm.batch.max=2 -X llm.item.attempts=2 -X sla.deadline.ms=30000
 wait_assigned w1
 W1=$WORKER_PID
 
