@@ -113,7 +113,7 @@ int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size)
         /* Connect now so /health and the log tell a wrong URL or a down Redis
          * at start-up; the worker starts anyway and reconnects later. */
         if (kc_redis_ping(c->redis, errstr, errstr_size) != 0) {
-            kc_log(KC_LOG_WARN, "Redis %s: %s (going on without it for now)",
+            kc_log(KC_LOG_WARN, "Redis %s: %s (continuing without it; it reconnects with backoff)",
                    kc_redis_endpoint(c->redis), errstr);
         }
     }
