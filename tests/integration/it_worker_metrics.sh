@@ -61,7 +61,9 @@ import json, sys
 h = json.load(open(sys.argv[1]))
 assert h["status"] == "degraded" and h["breaker"] == "open", h
 PYEOF
-curl -sf --max-time 5 "http://127.0.0.1:$MPORT/metrics" | grep -q '^kclassify_llm_breaker_state 1$' ||
+curl -sf --max-time 5 -o "$T/metrics2.txt" "http://127.0.0.1:$MPORT/metrics" ||
+    fail "GET /metrics failed"
+grep -q '^kclassify_llm_breaker_state 1$' "$T/metrics2.txt" ||
     fail "kclassify_llm_breaker_state is not 1 (open)"
 
 alive_or_fail "$W1" "worker w1" w1
