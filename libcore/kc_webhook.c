@@ -41,7 +41,7 @@ struct kc_webhook_s {
     int curl_global;      /* curl_global_init() called: pair it on destroy */
     pthread_mutex_t lock; /* guards the queues and the flags */
     pthread_cond_t cond;  /* signalled on post and on stop */
-    jobq_t todo, done;
+    jobq_t queued, done;
     int in_flight;
     int stopping;
     int64_t drain_deadline_us; /* monotonic; valid while stopping */
@@ -192,10 +192,10 @@ static void *worker(void *arg)
 
     pthread_mutex_lock(&wh->lock);
     for (;;) {
-        while (!wh->todo.head && !wh->stopping) {
+        while (!wh->queued.head && !wh->stopping) {
             pthread_cond_wait(&wh->cond, &wh->lock);
         }
-        if (!(j = q_pop(&wh->todo))) {
+        if (!(j = q_pop(&wh->queued))) {
             break; /* stopping with nothing left */
         }
         wh->in_flight = 1;
@@ -287,10 +287,10 @@ int kc_webhook_post(kc_webhook_t *wh, const char *body, size_t len, const char *
     pthread_mutex_lock(&wh->lock);
     if (wh->stopping) {
         rc = KC_ERR_STATE;
-    } else if (wh->todo.cnt >= wh->opts.queue_max) {
+    } else if (wh->queued.cnt >= wh->opts.queue_max) {
         rc = KC_ERR_FULL;
     } else {
-        q_push(&wh->todo, j);
+        q_push(&wh->queued, j);
         pthread_cond_signal(&wh->cond);
     }
     pthread_mutex_unlock(&wh->lock);
@@ -324,7 +324,7 @@ size_t kc_webhook_pending(kc_webhook_t *wh)
 {
     size_t n;
     pthread_mutex_lock(&wh->lock);
-    n = wh->todo.cnt + (size_t)wh->in_flight;
+    n = wh->queued.cnt + (size_t)wh->in_flight;
     pthread_mutex_unlock(&wh->lock);
     return n;
 }
@@ -344,7 +344,7 @@ void kc_webhook_destroy(kc_webhook_t *wh)
         pthread_mutex_unlock(&wh->lock);
         pthread_join(wh->thread, NULL);
     }
-    while ((j = q_pop(&wh->todo)) != NULL) {
+    while ((j = q_pop(&wh->queued)) != NULL) {
         job_free(j);
     }
     while ((j = q_pop(&wh->done)) != NULL) {
