@@ -253,8 +253,11 @@ void kc_worker_deadlines(kc_worker_t *w)
 
         kc_heap_pop(&w->deadlines);
         lookup_detach(lk, wr);
-        fallback_reply(w, lk->norm, lk->norm_len, "deadline reached before the LLM answered", &rp,
-                       &fb);
+        fallback_reply(w, lk->norm, lk->norm_len,
+                       wr->consumed_at >= wr->fire_at
+                           ? "consumed after its deadline (a backlog): no cache had it"
+                           : "deadline reached before the LLM answered",
+                       &rp, &fb);
         w->stats.deadline_fallbacks++;
         kc_worker_reply(w, wr, &rp);
     }
