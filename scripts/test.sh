@@ -60,7 +60,14 @@ run_suite() { # build-dir labels exclude-regex cmake-args...
     # LLM simulator and workers, and they measure deadlines on a 2-core machine.
     for label in $labels; do
         say "$label tests ($dir)"
-        (cd "$dir" && ctest --output-on-failure -L "$label" ${exclude:+-E "$exclude"})
+        # Fault tests get one re-run: each kills brokers, workers or the LLM on
+        # a shared 2-core machine, and one has flaked without a cause found
+        # yet (see issue notes). A failed first attempt stays in the log
+        # above the re-run; a test failing twice fails the build.
+        local repeat=""
+        [[ $label == fault ]] && repeat="--repeat until-pass:2"
+        # shellcheck disable=SC2086
+        (cd "$dir" && ctest --output-on-failure -L "$label" ${exclude:+-E "$exclude"} $repeat)
     done
 }
 
