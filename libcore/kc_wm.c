@@ -79,30 +79,11 @@ static int wm_grow(kc_wm_t *wm)
     return 0;
 }
 
-int kc_wm_track(kc_wm_t *wm, int64_t offset)
-{
-    wm_slot_t *s;
-
-    /* -1 is the "nothing to commit" sentinel and INT64_MAX + 1 overflows. */
-    if (offset < 0 || offset == INT64_MAX || offset <= wm->last_tracked) {
-        return KC_ERR_INVALID;
-    }
-    if (wm->cnt == wm->cap && wm_grow(wm)) {
-        return KC_ERR_NOMEM;
-    }
-    s = slot_at(wm, wm->cnt);
-    s->offset = offset;
-    s->done = false;
-    wm->cnt++;
-    wm->last_tracked = offset;
-    return 0;
-}
-
-int kc_wm_done(kc_wm_t *wm, int64_t offset)
+/* First logical index whose offset is >= offset (cnt if none). */
+static size_t lower_bound(const kc_wm_t *wm, int64_t offset)
 {
     size_t lo = 0, hi = wm->cnt;
 
-    /* Lower bound over the logical (unwrapped) order, which is sorted. */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (slot_at(wm, mid)->offset < offset) {
@@ -111,6 +92,44 @@ int kc_wm_done(kc_wm_t *wm, int64_t offset)
             hi = mid;
         }
     }
+    return lo;
+}
+
+int kc_wm_track(kc_wm_t *wm, int64_t offset)
+{
+    size_t at;
+
+    /* -1 is the "nothing to commit" sentinel and INT64_MAX + 1 overflows. */
+    if (offset < 0 || offset == INT64_MAX) {
+        return KC_ERR_INVALID;
+    }
+    at = wm->cnt > 0 && offset > slot_at(wm, wm->cnt - 1)->offset ? wm->cnt
+                                                                  : lower_bound(wm, offset);
+    if (at < wm->cnt && slot_at(wm, at)->offset == offset) {
+        return KC_ERR_STATE; /* delivered twice: one slot answers for both */
+    }
+    if (wm->cnt == wm->cap && wm_grow(wm)) {
+        return KC_ERR_NOMEM;
+    }
+    /* Out of order (the fetch position went back): shift the tail up one so
+     * the offset waits in order; the committable offset must not pass it. */
+    for (size_t i = wm->cnt; i > at; i--) {
+        *slot_at(wm, i) = *slot_at(wm, i - 1);
+    }
+    slot_at(wm, at)->offset = offset;
+    slot_at(wm, at)->done = false;
+    wm->cnt++;
+    if (offset <= wm->last_tracked) {
+        return KC_WM_OUT_OF_ORDER;
+    }
+    wm->last_tracked = offset;
+    return 0;
+}
+
+int kc_wm_done(kc_wm_t *wm, int64_t offset)
+{
+    size_t lo = lower_bound(wm, offset);
+
     if (lo == wm->cnt || slot_at(wm, lo)->offset != offset) {
         return KC_ERR_NOTFOUND;
     }

@@ -2,8 +2,8 @@
  * @file kc_wm.h
  * @brief Per-partition offset watermark: which offset may be committed.
  *
- * Offsets are tracked in consumption order (increasing); replies complete out
- * of order. The committable offset is one past the highest offset below which
+ * Offsets are tracked in offset order (consumption order, normally increasing);
+ * replies complete out of order. The committable offset is one past the highest offset below which
  * every tracked offset is done, so a crash re-delivers only unanswered work.
  */
 #ifndef KC_WM_H
@@ -17,9 +17,16 @@ typedef struct kc_wm_s kc_wm_t;
 kc_wm_t *kc_wm_new(void);
 void kc_wm_destroy(kc_wm_t *wm);
 
+/** kc_wm_track(): tracked, but below an offset tracked before (the fetch
+ *  position went back); the committable offset will not pass it. */
+#define KC_WM_OUT_OF_ORDER 1
+
 /**
- * @brief Start tracking an offset. Offsets must be increasing.
- * @returns 0, KC_ERR_INVALID if not increasing, KC_ERR_NOMEM.
+ * @brief Start tracking an offset. Offsets normally increase; a lower one is
+ * inserted in order.
+ * @returns 0, KC_WM_OUT_OF_ORDER, KC_ERR_STATE if the offset is already
+ * pending (delivered twice: one slot answers for both), KC_ERR_INVALID for a
+ * negative offset or INT64_MAX, KC_ERR_NOMEM.
  */
 int kc_wm_track(kc_wm_t *wm, int64_t offset);
 

@@ -57,6 +57,7 @@ static void offsets_store(kc_worker_t *w)
         if ((off = kc_wm_committable(part->wm)) >= 0) {
             rd_kafka_topic_partition_list_add(list, w->conf.topic_requests, (int32_t)i)->offset =
                 off;
+            kc_log(KC_LOG_DEBUG, "store offset %zu@%lld gen %u", i, (long long)off, part->gen);
         }
     }
     if (list->cnt > 0 && (err = rd_kafka_offsets_store(w->consumer, list))) {
@@ -85,6 +86,19 @@ static rd_kafka_resp_err_t commit_bounded(rd_kafka_t *rk, int timeout_ms)
     return err;
 }
 
+/* "0,3,5": the partitions of a rebalance, for the log. */
+static const char *parts_str(const rd_kafka_topic_partition_list_t *list, char *buf, size_t size)
+{
+    size_t of = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < list->cnt && of + 12 < size; i++) {
+        of += (size_t)snprintf(buf + of, size - of, "%s%d", i ? "," : "",
+                               (int)list->elems[i].partition);
+    }
+    return buf;
+}
+
 static void parts_set(kc_worker_t *w, const rd_kafka_topic_partition_list_t *list, bool assign)
 {
     for (int i = 0; i < list->cnt; i++) {
@@ -108,9 +122,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+    char pbuf[256];
 
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        kc_log(KC_LOG_INFO, "assigned %d partition(s)", parts->cnt);
+        kc_log(KC_LOG_INFO, "assigned %d partition(s): %s", parts->cnt,
+               parts_str(parts, pbuf, sizeof(pbuf)));
         parts_set(w, parts, true);
         if (cooperative) {
             error = rd_kafka_incremental_assign(rk, parts);
@@ -118,7 +134,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             ret = rd_kafka_assign(rk, parts);
         }
     } else {
-        kc_log(KC_LOG_INFO, "revoked %d partition(s)%s", parts->cnt,
+        kc_log(KC_LOG_INFO, "revoked %d partition(s): %s%s", parts->cnt,
+               parts_str(parts, pbuf, sizeof(pbuf)),
                rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
         /* Commit what is done before the partitions move on; a lost
          * assignment belongs to someone else already. */

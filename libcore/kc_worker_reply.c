@@ -234,5 +234,8 @@ void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
         part->dirty = true;
         w->store_pending = true;
     }
+    kc_log(KC_LOG_DEBUG, "delivered reply %.*s for %d@%lld gen %u to %s[%d]@%lld",
+           (int)rkm->key_len, (const char *)rkm->key, (int)wr->partition, (long long)wr->offset,
+           wr->gen, rd_kafka_topic_name(rkm->rkt), (int)rkm->partition, (long long)rkm->offset);
     kc_worker_wreq_free(w, wr);
 }

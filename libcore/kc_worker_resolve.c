@@ -523,6 +523,24 @@ static char *header_dup(const rd_kafka_message_t *rkm, const char *name)
     return s;
 }
 
+/* Track a consumed offset in its partition's watermark (what may be committed). */
+static void track(kc_part_t *part, const rd_kafka_message_t *rkm)
+{
+    int rc = kc_wm_track(part->wm, rkm->offset);
+
+    if (rc == KC_WM_OUT_OF_ORDER) {
+        kc_log(KC_LOG_WARN, "offset %lld on partition %d is below one consumed before",
+               (long long)rkm->offset, (int)rkm->partition);
+    } else if (rc == KC_ERR_STATE) {
+        kc_log(KC_LOG_WARN, "offset %lld on partition %d consumed twice", (long long)rkm->offset,
+               (int)rkm->partition);
+    } else if (rc != 0) {
+        /* Untracked, the commit could pass this offset before it is answered. */
+        kc_log(KC_LOG_ERROR, "offset %lld on partition %d not tracked: %s", (long long)rkm->offset,
+               (int)rkm->partition, kc_strerror(rc));
+    }
+}
+
 static kc_wreq_t *wreq_new(kc_worker_t *w, const rd_kafka_message_t *rkm)
 {
     kc_wreq_t *wr = calloc(1, sizeof(*wr));
@@ -537,10 +555,11 @@ static kc_wreq_t *wreq_new(kc_worker_t *w, const rd_kafka_message_t *rkm)
     wr->consumed_mono = kc_mono_us();
     if (part) {
         wr->gen = part->gen;
-        if (part->assigned && kc_wm_track(part->wm, rkm->offset) != 0) {
-            kc_log(KC_LOG_WARN, "offset %lld on partition %d out of order", (long long)rkm->offset,
-                   (int)rkm->partition);
+        if (part->assigned) {
+            track(part, rkm);
         }
+        kc_log(KC_LOG_DEBUG, "consumed %d@%lld gen %u%s", (int)rkm->partition,
+               (long long)rkm->offset, part->gen, part->assigned ? "" : " (not assigned)");
     }
     wr->dl_pos = KC_HEAP_NONE;
     w->outstanding++;

@@ -178,9 +178,25 @@ def read_topic(bootstrap, topic, want_ids, timeout, settle):
                 continue
             replies.append(r)
             missing.discard(r["request_id"])
-    c.close()
     complete = ends is not None and all(eof_at.get(p, -1) >= ends[p] for p in parts)
+    if not complete:
+        report_positions(c, topic, parts, missing)
+    c.close()
     return replies, bad, complete
+
+
+def report_positions(c, topic, parts, missing):
+    """Tell a reply that was never produced from one this reader did not reach:
+    the position reached vs. the high watermark of every partition."""
+    pos = {tp.partition: tp.offset for tp in c.position([TopicPartition(topic, p) for p in parts])}
+    for p in parts:
+        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+        at = pos.get(p, -1)
+        at_end = at >= hi or (at < 0 and lo == hi)  # negative: nothing read (empty)
+        print("checker: %s[%d] read to %d of [%d, %d)%s" % (
+            topic, p, at, lo, hi, "" if at_end else "  <- NOT AT END"), file=sys.stderr)
+    print("checker: %d acknowledged id(s) without a reply after the read: %s" % (
+        len(missing), " ".join(sorted(missing)[:20])), file=sys.stderr)
 
 
 def load_acked(paths):
@@ -285,6 +301,7 @@ def cmd_check(a):
     }
     for rid in lost[:5]:
         lost_context(acked, by_id, rid)
+        request_at(a.bootstrap, a.requests_topic, acked[rid])
     if lost:
         ck.error("%d acknowledged request(s) have no reply, e.g. %s"
                  % (len(lost), ", ".join("%s (p%d@%d)" % (i, acked[i]["p"], acked[i]["o"])
@@ -319,6 +336,31 @@ def lost_context(acked, by_id, rid):
             "%s %s/%s consumed +%.0f ms" % (r["worker_id"], r["status"], r["source"],
                                             (r["consumed_at"] - x["c"]) / 1000.0)
             for r in rs) or "NO REPLY"), file=sys.stderr)
+
+
+def request_at(bootstrap, topic, e):
+    """Is the lost request still in the requests topic where its ack said?
+    Tells a broker that dropped it from a worker that skipped it."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    c.assign([TopicPartition(topic, e["p"], e["o"])])
+    found = "not read within 10 s"
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        m = c.poll(0.2)
+        if m is None:
+            continue
+        if m.error():
+            found = "error %s" % m.error()
+            break
+        r = kctool.record_json(m, "request")
+        found = "%s[%d]@%d holds request %s" % (topic, m.partition(), m.offset(),
+                                              r.get("request_id", r.get("_decode_error")))
+        break
+    lo, hi = c.get_watermark_offsets(TopicPartition(topic, e["p"]), timeout=5)
+    c.close()
+    print("checker:   request %s: %s (partition range [%d, %d))" % (e["id"], found, lo, hi),
+          file=sys.stderr)
 
 
 def kill_context(a, acked, by_id):
@@ -491,6 +533,7 @@ def main():
     p = sub.add_parser("check", help="lost / duplicated / late against the acked requests")
     p.add_argument("--bootstrap", required=True)
     p.add_argument("--topic", default="kclassify.replies")
+    p.add_argument("--requests-topic", default="kclassify.requests")
     p.add_argument("--acked", action="append", required=True)
     p.add_argument("--deadline-ms", type=int, default=2000,
                    help="deadline of requests sent with deadline 0 (the worker's sla.deadline.ms)")

@@ -171,6 +171,7 @@ wait_group_stable()
 
 # Worker options every fault test uses: the mock answers a fetch only when
 # fetch.wait.max.ms expires, which would otherwise add up to 500 ms to every
-# request (see README, "Real Kafka, real LLM").
+# request (see README, "Real Kafka, real LLM"). Debug logs trace every
+# request offset and reply, so a failure can be followed in the kept logs.
 # shellcheck disable=SC2034 # used by the tests that source this file
-FT_WOPTS=(-X kafka.fetch.wait.max.ms=10)
+FT_WOPTS=(-X kafka.fetch.wait.max.ms=10 -X log.level=debug)
