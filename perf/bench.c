@@ -44,6 +44,7 @@ typedef struct opts_s {
     char *metrics[BENCH_MAX_WORKERS];
     bool salt_set;
     bool prewarm;
+    int32_t naive_deadline_ms; /* deadline_ms of the naive run's requests */
     char cmdline[4096];
 } opts_t;
 
@@ -92,7 +93,7 @@ static void usage(FILE *fp)
         "\n"
         "Stack (stack, validate): mock Kafka, redis-server, LLM simulator, workers, stopped\n"
         "at the end (only the processes the bench started):\n"
-        "  --workers N        [1]      --partitions N   per topic [16]\n"
+        "  --workers N        [1]      --partitions N   per topic [4]\n"
         "  --llm-latency-ms M simulator median latency [300]   --llm-jitter S [0.3]\n"
         "  --llm-max-concurrency N  simulator 429 limit [8]\n"
         "  --no-redis / --no-lmdb   leave the L3 / L2 cache out\n"
@@ -101,6 +102,9 @@ static void usage(FILE *fp)
         "                     measured) so the run starts with warm caches\n"
         "  --naive            also run the same load against naive workers (%s...) and\n"
         "                     print both side by side with ratios\n"
+        "  --naive-deadline-ms N  deadline_ms the naive run's requests carry [120000]: a\n"
+        "                     naive system waits for the LLM; give the optimized run's\n"
+        "                     deadline (e.g. 2000) to keep our deadline fallback there too\n"
         "\n"
         "Report:\n"
         "  --out DIR          report directory [bench-report]   --name NAME  run name\n"
@@ -180,7 +184,8 @@ enum {
     O_TARGET,
     O_LEVEL,
     O_TICK,
-    O_PREWARM
+    O_PREWARM,
+    O_NAIVE_DL
 };
 
 static const struct option longopts[] = {{"pattern", 1, 0, O_PATTERN},
@@ -221,6 +226,7 @@ static const struct option longopts[] = {{"pattern", 1, 0, O_PATTERN},
                                          {"level", 1, 0, O_LEVEL},
                                          {"tick-us", 1, 0, O_TICK},
                                          {"prewarm", 0, 0, O_PREWARM},
+                                         {"naive-deadline-ms", 1, 0, O_NAIVE_DL},
                                          {"help", 0, 0, 'h'},
                                          {0, 0, 0, 0}};
 
@@ -313,6 +319,8 @@ static int opt_stack(opts_t *o, int c, const char *a)
     case O_NAIVE:
         so->naive = true;
         return 0;
+    case O_NAIVE_DL:
+        return num(a, 1, 3600000, &v) ? -1 : (o->naive_deadline_ms = (int32_t)v, 0);
     default:
         return 1;
     }
@@ -387,7 +395,7 @@ static void defaults(opts_t *o)
                              .repeat = -1,
                              .prio = {0, 1, 0}};
     o->stack = (bench_stack_opts_t){.workers = 1,
-                                    .partitions = 16,
+                                    .partitions = 4,
                                     .llm_latency_ms = 300,
                                     .llm_jitter = 0.3,
                                     .llm_max_concurrency = 8,
@@ -401,6 +409,7 @@ static void defaults(opts_t *o)
                              .drain_ms = -1,
                              .tick_us = 500};
     o->ro = (bench_report_opts_t){.dir = "bench-report", .csv = true, .plots = true};
+    o->naive_deadline_ms = 120000;
 }
 
 static void cmdline_join(opts_t *o, int argc, char **argv)
@@ -634,8 +643,14 @@ static int cmd_stack(opts_t *o)
     if ((rc = stack_run(o, &ld, d[0], &sm[0])) == BENCH_EXIT_USAGE || bench_interrupted) {
         return rc ? rc : BENCH_EXIT_FAIL;
     }
+    /* A naive system has no deadline fallback: its requests wait for the LLM
+     * (up to --naive-deadline-ms), and the bench waits for their replies. */
     o->stack.naive = true;
     ld.name = "naive";
+    ld.deadline_ms = o->naive_deadline_ms;
+    if (o->tg.drain_ms < ld.deadline_ms + 5000) {
+        o->tg.drain_ms = ld.deadline_ms + 5000;
+    }
     int rc2 = stack_run(o, &ld, d[1], &sm[1]);
     if (rc2 == BENCH_EXIT_USAGE) {
         return rc2;

@@ -150,40 +150,51 @@ static void check_consistent(const bench_result_t *res, outcome_t *out)
              n, (unsigned long long)out->sm.lost);
 }
 
-/* Knee: the highest offered rate (per second of the ramp) at which replies keep up
- * (>= 95% of the offered rate) and p99 stays within the target, before the first miss. */
+/* Knee: the highest offered rate (per second of the ramp) the stack keeps up
+ * with. Each second is judged on the requests *sent* in it (a cohort): >= 95% of
+ * them answered and their p99 within the target. Judging cohorts rather than
+ * replies per second keeps the first second from failing only because its
+ * replies arrive in the next. The search stops at the first of KNEE_BAD seconds
+ * in a row that fail, so one noisy second on a shared machine does not end it. */
+#define KNEE_BAD 3
+
+static bool knee_second_ok(const bench_result_t *res, size_t s, kc_hist_t *h, double target_ms,
+                           uint64_t *offered)
+{
+    uint64_t off = 0, got = 0;
+
+    kc_hist_reset(h);
+    for (size_t i = 0; i < res->rec_cnt; i++) {
+        const bench_rec_t *r = &res->recs[i];
+        if ((size_t)(r->intended_us / 1000000) != s) {
+            continue;
+        }
+        off++;
+        got += (r->flags & BENCH_F_REPLIED) != 0;
+        kc_hist_record(h,
+                       r->flags & BENCH_F_REPLIED ? r->reply_us - r->intended_us : KC_HIST_MAX_US);
+    }
+    *offered = off;
+    return off > 0 && (double)got >= 0.95 * (double)off &&
+           (double)kc_hist_percentile(h, 99) / 1000.0 <= target_ms;
+}
+
 static double knee_find(const bench_result_t *res, double target_ms)
 {
-    size_t n = (size_t)(res->end_us / 1000000) + 1;
-    uint64_t *off = calloc(n, sizeof(*off)), *got = calloc(n, sizeof(*got));
+    size_t n = (size_t)(res->sched_end_us / 1000000); /* whole seconds of sending */
     kc_hist_t *h = kc_hist_new();
     double knee = 0;
+    int bad = 0;
 
-    for (size_t i = 0; off && got && i < res->rec_cnt; i++) {
-        const bench_rec_t *r = &res->recs[i];
-        size_t s = (size_t)(r->intended_us / 1000000);
-        off[s < n ? s : n - 1]++;
-        if ((r->flags & BENCH_F_REPLIED) && (size_t)(r->reply_us / 1000000) < n) {
-            got[r->reply_us / 1000000]++;
+    for (size_t s = 0; h && s < n && bad < KNEE_BAD; s++) {
+        uint64_t off;
+        if (knee_second_ok(res, s, h, target_ms, &off)) {
+            knee = (double)off;
+            bad = 0;
+        } else {
+            bad++;
         }
     }
-    for (size_t s = 0; h && off && got && s + 1 < n && off[s] > 0; s++) {
-        kc_hist_reset(h);
-        for (size_t i = 0; i < res->rec_cnt; i++) {
-            const bench_rec_t *r = &res->recs[i];
-            if ((size_t)(r->intended_us / 1000000) == s) {
-                kc_hist_record(h, r->flags & BENCH_F_REPLIED ? r->reply_us - r->intended_us
-                                                             : KC_HIST_MAX_US);
-            }
-        }
-        if ((double)got[s] < 0.95 * (double)off[s] ||
-            (double)kc_hist_percentile(h, 99) / 1000.0 > target_ms) {
-            break;
-        }
-        knee = (double)off[s];
-    }
-    free(off);
-    free(got);
     kc_hist_destroy(h);
     return knee;
 }
