@@ -8,10 +8,14 @@
  *   standard      concurrency  500 requests in one instant over 50 new queries: all answered,
  *                              at most 50 queries reach the LLM (coalescing)
  *                 wave         30 s sinusoid 100..1000 req/s, 2000 queries zipf 1.1: graded
- *   comprehensive sustained    120 s sinusoid 500..3000 req/s, 20000 queries zipf 1.0: graded
- *                 stress       ramp 500 -> 20000 req/s over 60 s: the knee (informational)
- *   production    as comprehensive, sustained 300 s at 1000..5000 req/s and stress to
- *                 50000 req/s over 120 s; graded runs must reach B
+ *   comprehensive sustained    120 s sinusoid 250..1500 req/s, 20000 queries zipf 1.0: graded
+ *                 stress       ramp 250 -> 30000 req/s over 60 s: the knee (informational)
+ *   production    as comprehensive, sustained 300 s at 500..3000 req/s and stress to
+ *                 60000 req/s over 120 s; graded runs must reach B
+ *
+ * The rates are sized so that the embedded stack (librdkafka's mock cluster, which
+ * keeps ~5 MiB per partition and slows down as its logs grow) can carry them on a
+ * 2-core machine; see perf/RESULTS.md for what each level measured there.
  */
 #include "bench.h"
 
@@ -67,16 +71,16 @@ static step_t steps[] = {
      LOAD(.pattern = BENCH_WAVE, .rate = 100, .peak = 1000, .duration_s = 30, .period_s = 10,
           .distinct = 2000, .zipf = 1.1)},
     {"sustained", 2, 2, CHECK_GRADE,
-     LOAD(.pattern = BENCH_WAVE, .rate = 500, .peak = 3000, .duration_s = 120, .period_s = 30,
+     LOAD(.pattern = BENCH_WAVE, .rate = 250, .peak = 1500, .duration_s = 120, .period_s = 30,
           .distinct = 20000, .zipf = 1.0)},
     {"stress", 2, 2, CHECK_KNEE,
-     LOAD(.pattern = BENCH_RAMP, .rate = 500, .peak = 20000, .duration_s = 60, .distinct = 5000,
+     LOAD(.pattern = BENCH_RAMP, .rate = 250, .peak = 30000, .duration_s = 60, .distinct = 5000,
           .zipf = 1.1)},
     {"sustained", 3, 3, CHECK_GRADE,
-     LOAD(.pattern = BENCH_WAVE, .rate = 1000, .peak = 5000, .duration_s = 300, .period_s = 60,
+     LOAD(.pattern = BENCH_WAVE, .rate = 500, .peak = 3000, .duration_s = 300, .period_s = 60,
           .distinct = 50000, .zipf = 1.0)},
     {"stress", 3, 3, CHECK_KNEE,
-     LOAD(.pattern = BENCH_RAMP, .rate = 1000, .peak = 50000, .duration_s = 120, .distinct = 5000,
+     LOAD(.pattern = BENCH_RAMP, .rate = 500, .peak = 60000, .duration_s = 120, .distinct = 5000,
           .zipf = 1.1)},
 };
 
@@ -179,7 +183,8 @@ static bool knee_second_ok(const bench_result_t *res, size_t s, kc_hist_t *h, do
            (double)kc_hist_percentile(h, 99) / 1000.0 <= target_ms;
 }
 
-static double knee_find(const bench_result_t *res, double target_ms)
+/* @returns the knee; *reached is false if the ramp ended before it. */
+static double knee_find(const bench_result_t *res, double target_ms, bool *reached)
 {
     size_t n = (size_t)(res->sched_end_us / 1000000); /* whole seconds of sending */
     kc_hist_t *h = kc_hist_new();
@@ -196,6 +201,7 @@ static double knee_find(const bench_result_t *res, double target_ms)
         }
     }
     kc_hist_destroy(h);
+    *reached = bad >= KNEE_BAD;
     return knee;
 }
 
@@ -246,12 +252,17 @@ static void evaluate(const step_t *st, const bench_result_t *res, double target_
                  out->sm.mean_ms, 100 * out->sm.compliance, target_ms);
         break;
     }
-    case CHECK_KNEE:
+    case CHECK_KNEE: {
+        bool reached;
+        double knee = knee_find(res, target_ms, &reached);
         out->pass = true;
         snprintf(out->detail, sizeof(out->detail),
-                 "knee at %.0f req/s offered (p99 <= %.0f ms, replies >= 95%% of offered)",
-                 knee_find(res, target_ms), target_ms);
+                 reached ? "knee at %.0f req/s offered (p99 <= %.0f ms, replies >= 95%% of offered)"
+                         : "no knee: kept up to the ramp's end, %.0f req/s offered (p99 <= %.0f "
+                           "ms, replies >= 95%% of offered)",
+                 knee, target_ms);
         break;
+    }
     default:
         out->pass = true;
     }
