@@ -14,7 +14,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
-        librdkafka-dev libcurl4-openssl-dev libavro-dev libhiredis-dev liblmdb-dev \
+        librdkafka-dev libcurl4-openssl-dev libavro-dev libhiredis-dev libssl-dev liblmdb-dev \
         libjansson-dev libxxhash-dev libmicrohttpd-dev check libsubunit-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -30,7 +30,7 @@ FROM debian:bookworm-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        librdkafka1 libcurl4 libavro23 libhiredis0.14 liblmdb0 libjansson4 libxxhash0 \
+        librdkafka1 libcurl4 libavro23 libhiredis0.14 libssl3 liblmdb0 libjansson4 libxxhash0 \
         libmicrohttpd12 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 kclassify \

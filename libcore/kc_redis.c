@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -42,7 +43,9 @@ struct kc_redis_s {
     int connect_timeout_ms, command_timeout_ms;
     int backoff_min_ms, backoff_max_ms;
 
-    redisContext *c; /* NULL unless CONNECTED */
+    redisContext *c;          /* NULL unless CONNECTED */
+    kc_redis_tls_ctx_t *tctx; /* rediss:// only: CA, client certificate */
+    kc_redis_tls_t *tls;      /* rediss:// only: the relay under c */
     kc_redis_state_t state;
     int64_t next_attempt_us; /* monotonic; when DOWN */
     int backoff_ms;          /* delay after the next failure */
@@ -93,9 +96,11 @@ static void conn_drop(kc_redis_t *rd)
     int64_t jittered = d / 2 + (int64_t)(rng_next(rd) % (uint64_t)(d - d / 2 + 1));
 
     if (rd->c) {
-        redisFree(rd->c);
+        redisFree(rd->c); /* closes the relay's socketpair end too */
         rd->c = NULL;
     }
+    kc_redis_tls_destroy(rd->tls);
+    rd->tls = NULL;
     rd->state = KC_REDIS_DOWN;
     rd->next_attempt_us = kc_mono_us() + jittered * 1000;
     rd->backoff_ms = d * 2 < rd->backoff_max_ms ? (int)(d * 2) : rd->backoff_max_ms;
@@ -105,14 +110,19 @@ static void conn_drop(kc_redis_t *rd)
 static int conn_fail(kc_redis_t *rd, char *errstr, size_t errstr_size, const char *what)
 {
     bool timeout = rd->c && rd->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+    char relay[256];
     int rc;
 
+    /* Over TLS hiredis only sees its socketpair close; the relay knows why
+     * (a TLS alert such as "certificate required", the server's EOF). */
+    kc_redis_tls_error(rd->tls, relay, sizeof(relay));
     if (timeout) {
         rc = fail(rd, KC_ERR_IO, errstr, errstr_size, "%s: timed out after %d ms", what,
                   rd->command_timeout_ms);
     } else {
-        rc = fail(rd, KC_ERR_IO, errstr, errstr_size, "%s: %s", what,
-                  rd->c && rd->c->errstr[0] ? rd->c->errstr : "connection lost");
+        rc = fail(rd, KC_ERR_IO, errstr, errstr_size, "%s: %s%s%s%s", what,
+                  rd->c && rd->c->errstr[0] ? rd->c->errstr : "connection lost",
+                  relay[0] ? " (" : "", relay, relay[0] ? ")" : "");
     }
     conn_drop(rd);
     return rc;
@@ -222,14 +232,41 @@ static int conn_handshake(kc_redis_t *rd, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* rediss://: TCP + TLS handshake in the relay, hiredis on its socketpair. */
+static int conn_open_tls(kc_redis_t *rd, char *errstr, size_t errstr_size)
+{
+    char why[256];
+    int fd = -1, rc;
+
+    rc = kc_redis_tls_new(rd->tctx, rd->url.host, rd->url.port, rd->connect_timeout_ms, &rd->tls,
+                          &fd, why, sizeof(why));
+    if (rc == 0 && !(rd->c = redisConnectFd(fd))) {
+        close(fd); /* hiredis owns fd only once it returns a context */
+        snprintf(why, sizeof(why), "out of memory");
+        rc = KC_ERR_NOMEM;
+    }
+    if (rc) {
+        rd->st.connect_failures++;
+        rc = fail(rd, KC_ERR_IO, errstr, errstr_size, "connect: %s", why);
+        conn_drop(rd);
+    }
+    return rc;
+}
+
 static int conn_open(kc_redis_t *rd, char *errstr, size_t errstr_size)
 {
     struct timeval ctv = tv_ms(rd->connect_timeout_ms);
     bool was_connected = rd->st.connects > 0;
     int rc;
 
-    rd->c = rd->url.is_unix ? redisConnectUnixWithTimeout(rd->url.path, ctv)
-                            : redisConnectWithTimeout(rd->url.host, rd->url.port, ctv);
+    if (rd->url.tls) {
+        if ((rc = conn_open_tls(rd, errstr, errstr_size))) {
+            return rc;
+        }
+    } else {
+        rd->c = rd->url.is_unix ? redisConnectUnixWithTimeout(rd->url.path, ctv)
+                                : redisConnectWithTimeout(rd->url.host, rd->url.port, ctv);
+    }
     if (!rd->c || rd->c->err) {
         rd->st.connect_failures++;
         rc = fail(rd, KC_ERR_IO, errstr, errstr_size, "connect: %s",
@@ -243,8 +280,8 @@ static int conn_open(kc_redis_t *rd, char *errstr, size_t errstr_size)
     }
     /* TCP keepalive finds a peer that vanished without a FIN. hiredis 0.14
      * marks the context failed if setsockopt fails, as it does on a unix
-     * socket. */
-    if (!rd->url.is_unix && redisEnableKeepAlive(rd->c) != REDIS_OK) {
+     * socket (and the relay's socketpair: the relay sets it on its TCP). */
+    if (!rd->url.is_unix && !rd->url.tls && redisEnableKeepAlive(rd->c) != REDIS_OK) {
         rd->st.connect_failures++;
         return conn_fail(rd, errstr, errstr_size, "enabling TCP keepalive");
     }
@@ -291,6 +328,10 @@ static void endpoint_format(kc_redis_t *rd)
 
     if (u->is_unix) {
         snprintf(rd->endpoint, sizeof(rd->endpoint), "unix:%s/%d", u->path, u->db);
+    } else if (u->tls && strchr(u->host, ':')) {
+        snprintf(rd->endpoint, sizeof(rd->endpoint), "tls:[%s]:%d/%d", u->host, u->port, u->db);
+    } else if (u->tls) {
+        snprintf(rd->endpoint, sizeof(rd->endpoint), "tls:%s:%d/%d", u->host, u->port, u->db);
     } else if (strchr(u->host, ':')) {
         snprintf(rd->endpoint, sizeof(rd->endpoint), "[%s]:%d/%d", u->host, u->port, u->db);
     } else {
@@ -299,7 +340,8 @@ static void endpoint_format(kc_redis_t *rd)
 }
 
 kc_redis_t *kc_redis_new(const char *url, const char *prefix, int connect_timeout_ms,
-                         int command_timeout_ms, char *errstr, size_t errstr_size)
+                         int command_timeout_ms, const kc_redis_tls_conf_t *tls, char *errstr,
+                         size_t errstr_size)
 {
     kc_redis_t *rd;
 
@@ -315,9 +357,16 @@ kc_redis_t *kc_redis_new(const char *url, const char *prefix, int connect_timeou
         free(rd);
         return NULL;
     }
+    /* Load the TLS files now: a wrong path is a start-up error, not a
+     * connection failure retried forever. */
+    if (rd->url.tls && !(rd->tctx = kc_redis_tls_ctx_new(tls, errstr, errstr_size))) {
+        free(rd);
+        return NULL;
+    }
     rd->prefix = strdup(prefix ? prefix : KC_REDIS_DEFAULT_PREFIX);
     if (!rd->prefix) {
         kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        kc_redis_tls_ctx_destroy(rd->tctx);
         free(rd);
         return NULL;
     }
@@ -341,6 +390,8 @@ void kc_redis_destroy(kc_redis_t *rd)
     if (rd->c) {
         redisFree(rd->c);
     }
+    kc_redis_tls_destroy(rd->tls);
+    kc_redis_tls_ctx_destroy(rd->tctx);
     free(rd->prefix);
     free(rd->argv);
     free(rd->argvlen);

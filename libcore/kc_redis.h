@@ -21,6 +21,9 @@
  * (a server that trickles bytes can extend a call by that much per read), or
  * connect_timeout_ms for a connection attempt. Host names are resolved with
  * getaddrinfo(), which the connect timeout does not cover: prefer an IP.
+ * Over TLS (rediss://) hiredis talks to a relay thread through a socketpair
+ * (kc_redis_tls.h): the handshake is part of the connection attempt, and
+ * each round trip crosses the relay thread twice.
  *
  * @par Failure handling
  * The client is IDLE until the first call, which connects. Any I/O error or
@@ -42,6 +45,7 @@
 
 #include "kc_buf.h"
 #include "kc_normalize.h"
+#include "kc_redis_tls.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,6 +61,7 @@
 /** @brief A parsed `cache.redis.url`. */
 typedef struct kc_redis_url_s {
     bool is_unix;       /**< unix:// socket: `path` is set, host/port are not */
+    bool tls;           /**< rediss://: TCP through TLS (kc_redis_tls.h) */
     char host[256];     /**< IPv4, IPv6 (without brackets) or host name */
     int port;           /**< default KC_REDIS_DEFAULT_PORT */
     char path[108];     /**< unix socket path (sizeof sun_path) */
@@ -71,10 +76,11 @@ typedef struct kc_redis_url_s {
  * Accepted forms (as redis-cli reads them):
  *  - `redis://[[user]:password@]host[:port][/db]`, host an IPv4 address, a
  *    name or `[IPv6]`; `redis://password@host` (no ':') is a password alone.
+ *  - `rediss://...`, the same over TLS (sets `tls`; the port defaults to
+ *    6379 as well).
  *  - `unix://[[user]:password@]/abs/path[?db=N]`
  *
- * User and password may be percent-encoded (`%40` for '@'). `rediss://` (TLS)
- * is refused: this hiredis has no SSL.
+ * User and password may be percent-encoded (`%40` for '@').
  * @param url NUL-terminated; the empty string is an error (the caller treats
  *        an empty `cache.redis.url` as "Redis off" before calling this).
  * @returns 0, or KC_ERR_CONFIG with errstr naming the faulty part. Messages
@@ -99,13 +105,21 @@ typedef enum {
  * that is down at startup is not an error.
  * @param url see kc_redis_url_parse().
  * @param prefix key prefix; NULL for KC_REDIS_DEFAULT_PREFIX. Copied.
- * @param connect_timeout_ms bound on a connection attempt, > 0.
+ * @param connect_timeout_ms bound on a connection attempt (TCP connect and,
+ *        for rediss://, the TLS handshake), > 0.
  * @param command_timeout_ms bound on each blocking socket read/write, > 0.
- * @returns NULL with errstr on a bad URL or argument (KC_ERR_CONFIG) or
- *          allocation failure.
+ * @param tls TLS settings for a rediss:// URL, NULL for the defaults
+ *        (system CA store, verification on); ignored for other URLs. Read
+ *        during the call only: the CA and client certificate files are
+ *        loaded here.
+ * @returns NULL with errstr on a bad URL, argument or TLS file
+ *          (KC_ERR_CONFIG) or allocation failure.
+ * @remark A rediss:// client runs a relay thread per connection
+ *         (kc_redis_tls.h); the API stays single-threaded.
  */
 kc_redis_t *kc_redis_new(const char *url, const char *prefix, int connect_timeout_ms,
-                         int command_timeout_ms, char *errstr, size_t errstr_size);
+                         int command_timeout_ms, const kc_redis_tls_conf_t *tls, char *errstr,
+                         size_t errstr_size);
 
 /** @brief Close the connection and free everything. NULL-safe. */
 void kc_redis_destroy(kc_redis_t *rd);
@@ -187,8 +201,8 @@ const char *kc_redis_last_error(const kc_redis_t *rd);
 /** @brief Milliseconds until the next connection attempt when DOWN, else 0. */
 int64_t kc_redis_retry_in_ms(const kc_redis_t *rd);
 
-/** @brief Where the client connects, without credentials: "host:port/db" or
- * "unix:/path/db". */
+/** @brief Where the client connects, without credentials: "host:port/db",
+ * "tls:host:port/db" (rediss://) or "unix:/path/db". */
 const char *kc_redis_endpoint(const kc_redis_t *rd);
 
 /** @brief Counters since creation. */

@@ -177,7 +177,7 @@ static int parse_db(const char *s, size_t len, kc_redis_url_t *u, char *errstr, 
     return 0;
 }
 
-/* After "redis://": `[userinfo@]hostport[/db]`. A password with '/', '?',
+/* After "redis://" or "rediss://": `[userinfo@]hostport[/db]`. A password with '/', '?',
  * '#' must be percent-encoded; one with '@' may be (the last '@' counts). */
 static int parse_tcp(const char *s, kc_redis_url_t *u, char *errstr, size_t errstr_size)
 {
@@ -262,7 +262,9 @@ int kc_redis_url_parse(const char *url, kc_redis_url_t *u, char *errstr, size_t 
         return parse_unix(url + 7, u, errstr, errstr_size);
     }
     if (strncmp(url, "rediss://", 9) == 0) {
-        return URL_ERR("rediss:// (TLS) is not supported: hiredis 0.14 is built without SSL");
+        u->tls = true; /* the TLS settings come from elsewhere (kc_redis_new) */
+        return parse_tcp(url + 9, u, errstr, errstr_size);
     }
-    return URL_ERR("unknown scheme (expected redis://host[:port][/db] or unix:///path)");
+    return URL_ERR("unknown scheme (expected redis://host[:port][/db], rediss://host[:port][/db] "
+                   "or unix:///path)");
 }

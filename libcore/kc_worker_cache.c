@@ -91,6 +91,26 @@ static int writes_reserve(kc_wcache_t *c, size_t n)
 
 /* ------------------------------------------------------------- lifecycle */
 
+/* Settings that are legal but probably not what the operator meant. */
+static void redis_tls_warn(const kc_redis_t *redis, const kc_worker_conf_t *conf)
+{
+    bool tls = strncmp(conf->cache_redis_url, "rediss://", 9) == 0;
+
+    if (tls && !conf->cache_redis_tls_verify) {
+        kc_log(KC_LOG_WARN,
+               "Redis %s: cache.redis.tls.verify=false: the server certificate is "
+               "NOT verified (anyone on the path can read and change the cache); "
+               "tests only",
+               kc_redis_endpoint(redis));
+    }
+    if (!tls && (*conf->cache_redis_tls_ca_location || *conf->cache_redis_tls_cert_location)) {
+        kc_log(KC_LOG_WARN,
+               "Redis %s: cache.redis.tls.* is set but cache.redis.url is not "
+               "rediss://: the connection is NOT encrypted",
+               kc_redis_endpoint(redis));
+    }
+}
+
 int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size)
 {
     kc_wcache_t *c = &w->cache;
@@ -102,12 +122,19 @@ int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size)
         return KC_ERR_CONFIG;
     }
     if (*conf->cache_redis_url) {
+        kc_redis_tls_conf_t tls = {
+            .ca_location = conf->cache_redis_tls_ca_location,
+            .cert_location = conf->cache_redis_tls_cert_location,
+            .key_location = conf->cache_redis_tls_key_location,
+            .verify = conf->cache_redis_tls_verify != 0,
+        };
         c->redis = kc_redis_new(conf->cache_redis_url, conf->cache_redis_prefix,
                                 (int)conf->cache_redis_timeout_ms,
-                                (int)conf->cache_redis_timeout_ms, errstr, errstr_size);
+                                (int)conf->cache_redis_timeout_ms, &tls, errstr, errstr_size);
         if (!c->redis) {
             return KC_ERR_CONFIG;
         }
+        redis_tls_warn(c->redis, conf);
         /* Unique per process even when two workers share a worker.id. */
         snprintf(c->lease_token, sizeof(c->lease_token), "%s/%d", w->worker_id, (int)getpid());
         /* Connect now so /health and the log tell a wrong URL or a down Redis

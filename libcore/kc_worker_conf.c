@@ -72,7 +72,8 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
     {"cache.lmdb.ttl.s", KC_CONF_INT, "3600", 1, 315360000, OFF(cache_lmdb_ttl_s),
      "Lifetime of an LMDB entry"},
     {"cache.redis.url", KC_CONF_STR, "", 0, 0, OFF(cache_redis_url),
-     "Shared cache (L3): redis://[[user]:password@]host:port/db or unix:///path; empty = off"},
+     "Shared cache (L3): redis://[[user]:password@]host:port/db, rediss://... (TLS, "
+     "cache.redis.tls.*) or unix:///path; empty = off"},
     {"cache.redis.ttl.s", KC_CONF_INT, "86400", 1, 315360000, OFF(cache_redis_ttl_s),
      "Lifetime of a Redis entry"},
     {"cache.redis.prefix", KC_CONF_STR, "kclassify:", 0, 0, OFF(cache_redis_prefix),
@@ -80,6 +81,17 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
     {"cache.redis.timeout.ms", KC_CONF_INT, "50", 1, 60000, OFF(cache_redis_timeout_ms),
      "Connect and command timeout for Redis; when Redis is down the worker goes on without it "
      "and reconnects with backoff"},
+    {"cache.redis.tls.ca.location", KC_CONF_STR, "", 0, 0, OFF(cache_redis_tls_ca_location),
+     "rediss:// only: CA certificates (PEM file, or a directory hashed by openssl rehash) that "
+     "sign the Redis server's certificate; empty = the system CA store"},
+    {"cache.redis.tls.cert.location", KC_CONF_STR, "", 0, 0, OFF(cache_redis_tls_cert_location),
+     "rediss:// only: client certificate chain (PEM) for mutual TLS; empty = none"},
+    {"cache.redis.tls.key.location", KC_CONF_STR, "", 0, 0, OFF(cache_redis_tls_key_location),
+     "rediss:// only: private key (PEM, unencrypted) of cache.redis.tls.cert.location; set both "
+     "or neither"},
+    {"cache.redis.tls.verify", KC_CONF_BOOL, "true", 0, 0, OFF(cache_redis_tls_verify),
+     "rediss:// only: verify the server certificate and that it names the URL's host; false "
+     "only for tests (logged as a warning)"},
     {"coalesce.redis.lease.ms", KC_CONF_INT, "3000", 0, 600000, OFF(coalesce_redis_lease_ms),
      "Fleet-wide coalescing: on a miss, take a Redis lease (SET NX PX) before asking the LLM; "
      "other workers wait for the holder's answer; 0 = off"},

@@ -42,6 +42,10 @@ typedef struct kc_worker_conf_s {
     int64_t cache_redis_ttl_s;
     char *cache_redis_prefix;
     int64_t cache_redis_timeout_ms;
+    char *cache_redis_tls_ca_location;
+    char *cache_redis_tls_cert_location;
+    char *cache_redis_tls_key_location;
+    int cache_redis_tls_verify;
     int64_t coalesce_redis_lease_ms;
     int64_t coalesce_redis_poll_ms;
     char *cache_warm_file;

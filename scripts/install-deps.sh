@@ -5,12 +5,12 @@ set -euo pipefail
 
 PKGS=(
     build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-    librdkafka-dev libcurl4-openssl-dev libavro-dev libhiredis-dev liblmdb-dev lmdb-utils
+    librdkafka-dev libcurl4-openssl-dev libavro-dev libhiredis-dev libssl-dev liblmdb-dev lmdb-utils
     check libsubunit-dev libjansson-dev libxxhash-dev libmicrohttpd-dev
     redis-server redis-tools python3-confluent-kafka python3-avro prometheus-alertmanager prometheus
     time docker-compose groff-base
     gnuplot-nox
-    git curl jq python3
+    git curl jq python3 openssl
 )
 
 missing=()

@@ -1,11 +1,11 @@
 /*
  * Unit tests for libcore/kc_redis.c and kc_redis_url.c: the L3 Redis client.
  *
- * The "url" TCase is pure. "mget", "set_many" and "lease" use the shared
- * redis-server named by KC_TEST_REDIS_URL (scripts/test.sh starts one) and
- * FAIL when it is unset. "down" needs no server (closed port, a listener
- * that never accepts, one that never answers); "restart", "auth" and
- * "script" fork/exec their own redis-server on a free loopback port.
+ * The "url" TCase is pure (TLS connections: check_redis_tls.c). "mget", "set_many" and "lease" use
+ * the shared redis-server named by KC_TEST_REDIS_URL (scripts/test.sh starts one) and FAIL when it
+ * is unset. "down" needs no server (closed port, a listener that never accepts, one that never
+ * answers); "restart", "auth" and "script" fork/exec their own redis-server on a free loopback
+ * port.
  */
 #define _GNU_SOURCE
 #include "kc_err.h"
@@ -227,7 +227,7 @@ static void redis_key(const char *prefix, const char *infix, const kc_key_t *key
 
 static kc_redis_t *client(const char *url, const char *prefix)
 {
-    kc_redis_t *rd = kc_redis_new(url, prefix, 1000, 1000, errstr, sizeof(errstr));
+    kc_redis_t *rd = kc_redis_new(url, prefix, 1000, 1000, NULL, errstr, sizeof(errstr));
     ck_assert_msg(rd != NULL, "kc_redis_new: %s", errstr);
     return rd;
 }
@@ -331,6 +331,31 @@ START_TEST(test_url_auth_forms)
 }
 END_TEST
 
+START_TEST(test_url_tls)
+{
+    kc_redis_url_t u = parse_ok("rediss://alice:s3cret@10.1.2.3:6380/3");
+
+    ck_assert_msg(u.tls && !u.is_unix, "rediss:// should set tls (tls %d unix %d)", u.tls,
+                  u.is_unix);
+    ck_assert_msg(strcmp(u.host, "10.1.2.3") == 0 && u.port == 6380 && u.db == 3,
+                  "rediss host '%s' port %d db %d", u.host, u.port, u.db);
+    ck_assert_msg(strcmp(u.user, "alice") == 0 && strcmp(u.password, "s3cret") == 0,
+                  "rediss auth: user '%s' password '%s'", u.user, u.password);
+    u = parse_ok("rediss://cache.example.com");
+    ck_assert_msg(u.tls && u.port == 6379 && u.db == 0, "rediss defaults: port %d db %d", u.port,
+                  u.db);
+    u = parse_ok("rediss://[::1]:7000/1");
+    ck_assert_msg(u.tls && strcmp(u.host, "::1") == 0 && u.port == 7000,
+                  "rediss IPv6: host '%s' port %d", u.host, u.port);
+    ck_assert_msg(!parse_ok("redis://h").tls, "redis:// must not set tls");
+    ck_assert_msg(!parse_ok("unix:///tmp/r.sock").tls, "unix:// must not set tls");
+    ck_assert_msg(kc_redis_url_parse("rediss://:topsecret@host:0", &u, errstr, sizeof(errstr)) ==
+                          KC_ERR_CONFIG &&
+                      strstr(errstr, "topsecret") == NULL,
+                  "a bad rediss:// URL must be refused without the password: %s", errstr);
+}
+END_TEST
+
 START_TEST(test_url_ipv6_unix)
 {
     kc_redis_url_t u = parse_ok("redis://[::1]:6390/2");
@@ -353,7 +378,9 @@ static const struct {
 } bad_urls[] = {
     {"", "empty"},
     {"http://host:6379", "scheme"},
-    {"rediss://host", "TLS"},
+    {"rediss://", "missing host"},
+    {"rediss://host:99999", "port"},
+    {"redis+tls://host", "scheme"},
     {"redis://", "missing host"},
     {"redis://:6379", "missing host"},
     {"redis://host:", "port"},
@@ -406,13 +433,14 @@ START_TEST(test_new_no_io)
     char url[64];
     kc_redis_t *rd;
 
-    ck_assert_msg(kc_redis_new("redis://h:bad", NULL, 100, 100, errstr, sizeof(errstr)) == NULL,
+    ck_assert_msg(kc_redis_new("redis://h:bad", NULL, 100, 100, NULL, errstr, sizeof(errstr)) ==
+                      NULL,
                   "a bad URL must fail kc_redis_new");
     ck_assert_msg(strstr(errstr, "port") != NULL, "error should name the port: %s", errstr);
-    ck_assert_msg(kc_redis_new("redis://h", NULL, 0, 100, errstr, sizeof(errstr)) == NULL,
+    ck_assert_msg(kc_redis_new("redis://h", NULL, 0, 100, NULL, errstr, sizeof(errstr)) == NULL,
                   "a zero connect timeout must be refused");
     snprintf(url, sizeof(url), "redis://:pw@127.0.0.1:%d/2", port);
-    rd = kc_redis_new(url, NULL, 100, 100, errstr, sizeof(errstr));
+    rd = kc_redis_new(url, NULL, 100, 100, NULL, errstr, sizeof(errstr));
     ck_assert_msg(rd != NULL, "kc_redis_new must not need a server: %s", errstr);
     ck_assert_msg(kc_redis_state(rd) == KC_REDIS_IDLE, "new client should be idle, is %s",
                   kc_redis_state_name(kc_redis_state(rd)));
@@ -696,7 +724,7 @@ START_TEST(test_down_closed_port)
     int64_t ms, retry;
 
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", free_port());
-    rd = kc_redis_new(url, NULL, 300, 300, errstr, sizeof(errstr));
+    rd = kc_redis_new(url, NULL, 300, 300, NULL, errstr, sizeof(errstr));
     ck_assert_msg(rd != NULL, "new: %s", errstr);
     ck_assert_msg(kc_redis_backoff_set(rd, 200, 2000) == 0, "backoff_set");
 
@@ -769,7 +797,7 @@ START_TEST(test_down_connect_timeout)
     }
     usleep(50 * 1000);
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
-    rd = kc_redis_new(url, NULL, 250, 250, errstr, sizeof(errstr));
+    rd = kc_redis_new(url, NULL, 250, 250, NULL, errstr, sizeof(errstr));
     ck_assert_msg(rd != NULL, "new: %s", errstr);
     ms = timed_mget(rd, &rc);
     ck_assert_msg(rc == KC_ERR_IO, "connect to a full accept queue: want KC_ERR_IO, got %s (%s)",
@@ -798,7 +826,7 @@ START_TEST(test_down_command_timeout)
     int64_t ms;
 
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
-    rd = kc_redis_new(url, NULL, 1000, 200, errstr, sizeof(errstr));
+    rd = kc_redis_new(url, NULL, 1000, 200, NULL, errstr, sizeof(errstr));
     ck_assert_msg(rd != NULL, "new: %s", errstr);
     ms = timed_mget(rd, &rc);
     ck_assert_msg(rc == KC_ERR_IO, "silent server: want KC_ERR_IO, got %s (%s)", kc_strerror(rc),
@@ -831,7 +859,7 @@ START_TEST(test_restart_reconnects)
 
     srv_start(&srv, port, NULL);
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
-    rd = kc_redis_new(url, NULL, 500, 500, errstr, sizeof(errstr));
+    rd = kc_redis_new(url, NULL, 500, 500, NULL, errstr, sizeof(errstr));
     ck_assert_msg(rd != NULL, "new: %s", errstr);
     kc_redis_backoff_set(rd, 100, 400);
     assert_roundtrip(rd, "before the restart");
@@ -1026,6 +1054,7 @@ static Suite *redis_suite(void)
     tcase_add_test(tc, test_url_defaults);
     tcase_add_test(tc, test_url_auth_forms);
     tcase_add_test(tc, test_url_ipv6_unix);
+    tcase_add_test(tc, test_url_tls);
     tcase_add_loop_test(tc, test_url_bad, 0, (int)(sizeof(bad_urls) / sizeof(bad_urls[0])));
     tcase_add_test(tc, test_url_errors_hide_password);
     tcase_add_test(tc, test_new_no_io);
