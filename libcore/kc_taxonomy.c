@@ -72,10 +72,11 @@ static const char *const rt_cues[] = {
 static const char *const general_cues[] = {
     /* definitions and explanations */
     "what is a", "what is an", "what is metabolomics", "what are metabolites", "what does",
-    "what do", "define", "definition", "meaning of", "stand for", "stands for", "explain",
-    "explanation", "basic*", "introduction", "intro to", "overview", "beginner*", "tutorial*",
-    "in simple terms", "eli5", "history of", "who invented", "principle*", "example*",
-    "difference between", "differences between", "compare", "comparison", "versus", "vs",
+    "what do", "define", "define a", "define an", "definition", "definition of", "meaning of",
+    "stand for", "stands for", "explain", "explanation", "basic*", "introduction", "intro to",
+    "overview", "beginner*", "tutorial*", "in simple terms", "eli5", "history of", "who invented",
+    "principle*", "example*", "difference between", "differences between", "compare", "comparison",
+    "versus", "vs",
     /* how-to and methodology */
     "how do i", "how do you", "how to", "how can i", "how should", "step by step", "steps",
     "protocol*", "best practice*", "tips", "calculate", "calculation", "formula", "normaliz*",

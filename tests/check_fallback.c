@@ -126,6 +126,20 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
+/* A definition of an entity is a textbook question, not a knowledge-graph one. */
+START_TEST(test_definition_beats_entity)
+{
+    const char *inputs[] = {"Define a biomarker.", "Definition of an enzyme",
+                            "define an oncometabolite"};
+
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        kc_fallback_result_t r = classify_raw(tx_default, inputs[i]);
+        ck_assert_msg(strcmp(cat_name(tx_default, &r), "GENERAL") == 0, "\"%s\" -> %s", inputs[i],
+                      cat_name(tx_default, &r));
+    }
+}
+END_TEST
+
 START_TEST(test_empty_and_punctuation)
 {
     const char *inputs[] = {"", "   ", "?!...", ",;:-()[]{}\"'", "\xc3\xa9\xc3\xa9"};
@@ -361,6 +375,7 @@ static Suite *fallback_suite(void)
 
     tc = tcase_create("rules");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_definition_beats_entity);
     tcase_add_test(tc, test_empty_and_punctuation);
     tcase_add_test(tc, test_years);
     tcase_add_test(tc, test_word_boundaries);
