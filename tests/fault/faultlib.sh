@@ -169,6 +169,37 @@ wait_group_stable()
     log "group stable: $*"
 }
 
+# start_group NAME... -- OPTION...: start one worker per NAME with the same
+# options (pids in WPID[NAME]) and wait until the group is stable.
+declare -A WPID=()
+start_group()
+{
+    local names=() name
+    while (($#)) && [[ $1 != -- ]]; do
+        names+=("$1")
+        shift
+    done
+    shift
+    for name in "${names[@]}"; do
+        start_worker "$name" "$@"
+        WPID[$name]=$WORKER_PID
+    done
+    wait_group_stable 40 "${names[@]}"
+}
+
+# finish_group NAME...: every named worker must still be alive; then each is
+# stopped (SIGTERM, clean exit), in the order given.
+finish_group()
+{
+    local name
+    for name in "$@"; do
+        alive_or_fail "${WPID[$name]}" "worker $name" "$name"
+    done
+    for name in "$@"; do
+        stop_worker "$name" "${WPID[$name]}"
+    done
+}
+
 # Worker options every fault test uses: the mock answers a fetch only when
 # fetch.wait.max.ms expires, which would otherwise add up to 500 ms to every
 # request (see README, "Real Kafka, real LLM"). Debug logs trace every

@@ -20,11 +20,7 @@ source "$(dirname "$0")/faultlib.sh"
 start_mock_ctl 4
 start_sim sim --seed 12 --latency-ms 400 --jitter 0.2
 WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
-start_worker w1 "${WOPTS[@]}"
-W1=$WORKER_PID
-start_worker w2 "${WOPTS[@]}"
-W2=$WORKER_PID
-wait_group_stable 40 w1 w2
+start_group w1 w2 -- "${WOPTS[@]}"
 
 # --- A: broker down for 5 s under load
 start_producer a --count 2400 --rate 200 --distinct 400 --seed 21
@@ -54,7 +50,4 @@ failed=$(cat "$T/w1.log" "$T/w2.log" | grep -c "delivery to .* failed" || true)
 log "reply deliveries that failed and were produced again: $failed"
 grep -h "giving up on reply\|fatal" "$T/w1.log" "$T/w2.log" >&2 && fail "a worker gave up on a reply"
 
-alive_or_fail "$W1" "worker w1" w1
-alive_or_fail "$W2" "worker w2" w2
-stop_worker w2 "$W2"
-stop_worker w1 "$W1"
+finish_group w2 w1

@@ -19,11 +19,7 @@ source "$(dirname "$0")/faultlib.sh"
 start_mock 6
 start_sim sim --seed 16 --latency-ms 150 --jitter 0.3
 WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=8 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
-start_worker w1 "${WOPTS[@]}"
-W1=$WORKER_PID
-start_worker w2 "${WOPTS[@]}"
-W2=$WORKER_PID
-wait_group_stable 40 w1 w2
+start_group w1 w2 -- "${WOPTS[@]}"
 
 timeout -k 5 200 "$PY" "$CHECKER" watch-commits --bootstrap "$BOOTSTRAP" \
     --out "$T/commits.jsonl" --interval-ms 100 --duration 150 2>"$T/watch.log" &
@@ -34,11 +30,11 @@ start_producer load --count 4000 --rate 200 --distinct 1500 --seed 61
 LOAD_PID=$PRODUCER_PID
 sleep 5
 start_worker w3 "${WOPTS[@]}"
-W3=$WORKER_PID
 wait_assigned w3 30
+WPID[w3]=$WORKER_PID # after: wait_assigned may restart a worker that died at start
 sleep 6
 log "w1 leaves the group (SIGTERM)"
-stop_worker w1 "$W1"
+stop_worker w1 "${WPID[w1]}"
 wait_producer load "$LOAD_PID"
 
 checker check --bootstrap "$BOOTSTRAP" --acked "$T/load.acked" --deadline-ms 2000 \
@@ -54,7 +50,4 @@ log "duplicates: $(summary_field "$T/summary.json" duplicate_replies)," \
     "late: $(summary_field "$T/summary.json" late)"
 grep -h "offsets_store\|rebalance:" "$T"/w*.log >&2 && fail "a worker failed to store offsets or to rebalance"
 
-alive_or_fail "$W2" "worker w2" w2
-alive_or_fail "$W3" "worker w3" w3
-stop_worker w3 "$W3"
-stop_worker w2 "$W2"
+finish_group w3 w2

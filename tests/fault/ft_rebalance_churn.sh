@@ -20,11 +20,7 @@ COUNT=$((RATE * 30))
 start_mock 6
 start_sim sim --seed 23 --latency-ms 60 --jitter 0.3
 WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
-start_worker w1 "${WOPTS[@]}"
-W1=$WORKER_PID
-start_worker w2 "${WOPTS[@]}"
-W2=$WORKER_PID
-wait_group_stable 40 w1 w2
+start_group w1 w2 -- "${WOPTS[@]}"
 
 start_producer load --count $COUNT --rate $RATE --distinct 600 --seed 71
 LOAD_PID=$PRODUCER_PID
@@ -48,7 +44,4 @@ log "duplicates: $(summary_field "$T/summary.json" duplicate_replies)," \
     "late: $(summary_field "$T/summary.json" late)"
 grep -h "offsets_store\|rebalance:" "$T"/w*.log >&2 && fail "a worker failed to store offsets or to rebalance"
 
-alive_or_fail "$W1" "worker w1" w1
-alive_or_fail "$W2" "worker w2" w2
-stop_worker w2 "$W2"
-stop_worker w1 "$W1"
+finish_group w2 w1

@@ -20,19 +20,14 @@ RATE=500
 start_mock 6
 start_sim sim --seed 11 --latency-ms 40 --jitter 0.3
 WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
-declare -A PID=()
-for w in w1 w2 w3; do
-    start_worker "$w" "${WOPTS[@]}"
-    PID[$w]=$WORKER_PID
-done
-wait_group_stable 40 w1 w2 w3
+start_group w1 w2 w3 -- "${WOPTS[@]}"
 
 start_producer load --count $N --rate $RATE --distinct 3000 --seed 5
 wait_acked load 3000 40
-log "killing worker w2 (pid ${PID[w2]}) with SIGKILL after $(acked_count load) acks"
-kill -KILL "${PID[w2]}"
-wait "${PID[w2]}" 2>/dev/null || true
-kc_unregister "${PID[w2]}"
+log "killing worker w2 (pid ${WPID[w2]}) with SIGKILL after $(acked_count load) acks"
+kill -KILL "${WPID[w2]}"
+wait "${WPID[w2]}" 2>/dev/null || true
+kc_unregister "${WPID[w2]}"
 # Right after the kill: what the group had committed is what gets redelivered.
 checker committed --bootstrap "$BOOTSTRAP" >"$T/committed_at_kill.json" ||
     fail "reading the committed offsets failed"
@@ -41,7 +36,7 @@ log "committed at kill: $(cat "$T/committed_at_kill.json")"
 sleep 1
 start_worker w2b "${WOPTS[@]}"
 wait_assigned w2b 40
-PID[w2b]=$WORKER_PID
+WPID[w2b]=$WORKER_PID
 
 wait_producer load "$PRODUCER_PID"
 checker check --bootstrap "$BOOTSTRAP" --acked "$T/load.acked" --deadline-ms 2000 \
@@ -53,9 +48,4 @@ log "duplicates from the killed worker's uncommitted work:" \
 log "late only because redelivered after the kill:" \
     "$(summary_field "$T/summary.json" late_redelivered_after_kill)"
 
-for w in w1 w3 w2b; do
-    alive_or_fail "${PID[$w]}" "worker $w" "$w"
-done
-for w in w2b w3 w1; do
-    stop_worker "$w" "${PID[$w]}"
-done
+finish_group w2b w3 w1
