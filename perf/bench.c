@@ -42,7 +42,7 @@ typedef struct opts_s {
     const char *level;
     double target_ms;
     char *metrics[BENCH_MAX_WORKERS];
-    bool salt_set, linger_set, fetch_set;
+    bool salt_set, linger_set, fetch_set, llm_profile_set;
     bool prewarm;
     int32_t naive_deadline_ms; /* deadline_ms of the naive run's requests */
     char cmdline[4096];
@@ -94,8 +94,16 @@ static void usage(FILE *fp)
         "Stack (stack, validate): mock Kafka, redis-server, LLM simulator, workers, stopped\n"
         "at the end (only the processes the bench started):\n"
         "  --workers N        [1]      --partitions N   per topic [4]\n"
-        "  --llm-latency-ms M simulator median latency [300]   --llm-jitter S [0.3]\n"
-        "  --llm-max-concurrency N  simulator 429 limit [8]\n"
+        "  --llm-profile NAME the LLM simulator's --profile [api]: fixed (a per-call\n"
+        "                     lognormal latency), api (a hosted API: TTFT, per-token prefill\n"
+        "                     and decode, knee, 64 concurrent, rpm/tpm limits), gpu (a local\n"
+        "                     vLLM-like server); kclassify-llm-sim --help has the values\n"
+        "  --llm-latency-ms M simulator --latency-ms (fixed: the median latency; api/gpu: an\n"
+        "                     extra per-call overhead) [the profile's]\n"
+        "  --llm-jitter S     simulator --jitter [the profile's]\n"
+        "  --llm-max-concurrency N  simulator 429 limit, 0 = none [the profile's]\n"
+        "  --llm-arg ARG      pass ARG to the simulator verbatim (repeatable), e.g.\n"
+        "                     --llm-arg=--fail-500=0.15 or --llm-arg=--tpm=200000\n"
         "  --no-redis / --no-lmdb   leave the L3 / L2 cache out\n"
         "  -X KEY=VALUE       worker property (repeatable)   -c FILE  worker properties file\n"
         "  --prewarm          before the measured run, send every distinct query once (not\n"
@@ -118,8 +126,9 @@ static void usage(FILE *fp)
         "  production     standard + 300 s wave 500..3,000 req/s + ramp to 60,000 req/s;\n"
         "                 every graded run must be B or better\n"
         "  validate defaults to --linger-ms 5, --fetch-wait-ms 20 and -X kafka.linger.ms=5\n"
-        "  for the workers (fewer, bigger message sets for the mock cluster); set them to\n"
-        "  override.\n"
+        "  for the workers (fewer, bigger message sets for the mock cluster), and to the\n"
+        "  LLM its levels were sized for: --llm-profile fixed --llm-latency-ms 300\n"
+        "  --llm-max-concurrency 8; set them to override.\n"
         "  Verdict PASS (exit 0) when every check passes and every run grades C or\n"
         "  better (production: B); FAIL (exit 1) otherwise; exit 2 when it cannot run.\n",
         bench_naive_props[0]);
@@ -189,7 +198,9 @@ enum {
     O_LEVEL,
     O_TICK,
     O_PREWARM,
-    O_NAIVE_DL
+    O_NAIVE_DL,
+    O_LLMPROFILE,
+    O_LLMARG
 };
 
 static const struct option longopts[] = {{"pattern", 1, 0, O_PATTERN},
@@ -219,6 +230,8 @@ static const struct option longopts[] = {{"pattern", 1, 0, O_PATTERN},
                                          {"llm-latency-ms", 1, 0, O_LLMLAT},
                                          {"llm-jitter", 1, 0, O_LLMJIT},
                                          {"llm-max-concurrency", 1, 0, O_LLMCONC},
+                                         {"llm-profile", 1, 0, O_LLMPROFILE},
+                                         {"llm-arg", 1, 0, O_LLMARG},
                                          {"no-redis", 0, 0, O_NOREDIS},
                                          {"no-lmdb", 0, 0, O_NOLMDB},
                                          {"naive", 0, 0, O_NAIVE},
@@ -288,6 +301,21 @@ static int opt_load(opts_t *o, int c, const char *a)
     }
 }
 
+/* The simulator is the authority on profiles; checking the name here turns a
+ * typo into a usage error instead of a stack that does not start. */
+static int llm_profile_check(const char *name)
+{
+    static const char *const known[] = {"fixed", "api", "gpu"};
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(name, known[i]) == 0) {
+            return 0;
+        }
+    }
+    fprintf(stderr, "%% unknown --llm-profile '%s' (fixed, api, gpu)\n", name);
+    return -1;
+}
+
 static int opt_stack(opts_t *o, int c, const char *a)
 {
     bench_stack_opts_t *so = &o->stack;
@@ -314,6 +342,15 @@ static int opt_stack(opts_t *o, int c, const char *a)
         return num(a, 0, 5, &so->llm_jitter);
     case O_LLMCONC:
         return num(a, 0, 100000, &v) ? -1 : (so->llm_max_concurrency = (int)v, 0);
+    case O_LLMPROFILE:
+        return llm_profile_check(a) ? -1 : (so->llm_profile = a, o->llm_profile_set = true, 0);
+    case O_LLMARG:
+        if (so->llm_arg_cnt >= BENCH_MAX_LLM_ARGS) {
+            fprintf(stderr, "%% at most %d --llm-arg\n", BENCH_MAX_LLM_ARGS);
+            return -1;
+        }
+        so->llm_args[so->llm_arg_cnt++] = a;
+        return 0;
     case O_NOREDIS:
         so->redis = false;
         return 0;
@@ -402,9 +439,10 @@ static void defaults(opts_t *o)
                              .prio = {0, 1, 0}};
     o->stack = (bench_stack_opts_t){.workers = 1,
                                     .partitions = 4,
-                                    .llm_latency_ms = 300,
-                                    .llm_jitter = 0.3,
-                                    .llm_max_concurrency = 8,
+                                    .llm_profile = "api",
+                                    .llm_latency_ms = -1,
+                                    .llm_jitter = -1,
+                                    .llm_max_concurrency = -1,
                                     .redis = true,
                                     .lmdb = true,
                                     .fetch_wait_ms = 5};
@@ -483,6 +521,13 @@ static void validate_defaults(opts_t *o)
     }
     if (!worker_linger && o->stack.prop_cnt < BENCH_MAX_PROPS) {
         o->stack.props[o->stack.prop_cnt++] = "kafka.linger.ms=5";
+    }
+    /* The levels' rates and targets were sized against this LLM: keep their meaning. */
+    if (!o->llm_profile_set) {
+        o->stack.llm_profile = "fixed";
+        o->stack.llm_latency_ms = o->stack.llm_latency_ms < 0 ? 300 : o->stack.llm_latency_ms;
+        o->stack.llm_max_concurrency =
+            o->stack.llm_max_concurrency < 0 ? 8 : o->stack.llm_max_concurrency;
     }
 }
 
@@ -596,8 +641,11 @@ static int stack_run(opts_t *o, const bench_load_t *ld, const char *dir, bench_s
 
     snprintf(sdir, sizeof(sdir), "%s/stack", dir);
     o->ro.stack = &o->stack;
-    fprintf(stderr, "%% %s: starting the stack (%d worker(s), %d partitions%s), logs in %s\n",
-            ld->name, o->stack.workers, o->stack.partitions, o->stack.naive ? ", naive" : "", sdir);
+    fprintf(stderr,
+            "%% %s: starting the stack (%d worker(s), %d partitions, LLM profile %s%s), logs in "
+            "%s\n",
+            ld->name, o->stack.workers, o->stack.partitions, o->stack.llm_profile,
+            o->stack.naive ? ", naive" : "", sdir);
     if (bench_stack_start(&st, &o->stack, sdir, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "%% stack: %s\n", errstr);
         bench_stack_stop(&st);

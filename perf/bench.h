@@ -138,11 +138,25 @@ typedef struct bench_wmetrics_s {
     double hits_l1, hits_lmdb, hits_redis;
 } bench_wmetrics_t;
 
+/** @brief 429s by kind, as the simulator's /stats splits them. */
+enum {
+    BENCH_429_CONCURRENCY, /**< beyond its --max-concurrency */
+    BENCH_429_INJECTED,    /**< --fail-429 */
+    BENCH_429_RPM,         /**< requests-per-minute bucket empty */
+    BENCH_429_TPM,         /**< tokens-per-minute bucket short */
+    BENCH_429_CNT
+};
+
 /** @brief The simulator's /stats. */
 typedef struct bench_simstats_s {
     bool ok;
+    bool has_429_kinds; /**< rejected_429_by_kind was present (a simulator that splits them) */
+    char profile[16];   /**< "" when the simulator does not report one */
     double calls, ok_calls, queries, distinct_queries, max_query_repeats, rejected_429;
-    double prompt_tokens, completion_tokens, max_inflight_seen;
+    double rejected_by_kind[BENCH_429_CNT];
+    double prompt_tokens, cached_tokens, completion_tokens, truncated, max_inflight_seen;
+    double max_decoding_seen;
+    char cost[768]; /**< its "cost" object (compact JSON): the parameters in force; "" if none */
 } bench_simstats_t;
 
 /** @brief Background sampler of the workers' /metrics: peak RSS and L1 size. */
@@ -171,12 +185,18 @@ typedef struct bench_target_s bench_target_t;
 
 /* ---------------------------------------------------------------- stack */
 
+#define BENCH_MAX_LLM_ARGS 16
+
 typedef struct bench_stack_opts_s {
     int workers;
     int partitions;
+    const char *llm_profile; /**< the simulator's --profile */
+    /* < 0: not given, the profile's default applies */
     double llm_latency_ms;
     double llm_jitter;
     int llm_max_concurrency;
+    const char *llm_args[BENCH_MAX_LLM_ARGS]; /**< passed to the simulator verbatim */
+    int llm_arg_cnt;
     const char *llm_labels; /**< TSV for the simulator, or NULL */
     bool redis;
     bool lmdb;
@@ -263,6 +283,13 @@ typedef struct bench_summary_s {
     double mean_ms, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms;
     double hit_rate, success_rate, degraded_rate;
     double llm_calls, llm_queries, llm_distinct, llm_429, prompt_tokens, completion_tokens;
+    double llm_429_by_kind[BENCH_429_CNT]; /**< NAN when the simulator does not split them */
+    double cached_tokens, truncated;
+    double llm_answered_share;   /**< replies with source LLM / answered */
+    double llm_answered_rps;     /**< replies with source LLM per second of the run */
+    double completion_per_query; /**< completion tokens / replies with source LLM */
+    char llm_profile[16];        /**< as the simulator reported it; "" if unknown */
+    char llm_cost[768];          /**< the simulator's cost parameters (JSON); "" if unknown */
     double worker_cpu_s, worker_peak_rss_mb, worker_l1_entries;
     double query_bytes_mean;
     double bench_cpu_s;

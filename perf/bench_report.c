@@ -105,6 +105,26 @@ static json_t *json_load_conf(const bench_load_t *ld)
     return o;
 }
 
+/* The simulator's settings as given; null = the profile's default (its
+ * /stats, in results.llm and the simulator log, has the values in force). */
+static void json_stack_llm(json_t *o, const bench_stack_opts_t *so)
+{
+    json_t *args = json_array();
+
+    json_object_set_new(o, "llm_profile", json_string(so->llm_profile));
+    json_object_set_new(o, "llm_latency_ms",
+                        so->llm_latency_ms >= 0 ? json_real(so->llm_latency_ms) : json_null());
+    json_object_set_new(o, "llm_jitter",
+                        so->llm_jitter >= 0 ? json_real(so->llm_jitter) : json_null());
+    json_object_set_new(o, "llm_max_concurrency",
+                        so->llm_max_concurrency >= 0 ? json_integer(so->llm_max_concurrency)
+                                                     : json_null());
+    for (int i = 0; i < so->llm_arg_cnt; i++) {
+        json_array_append_new(args, json_string(so->llm_args[i]));
+    }
+    json_object_set_new(o, "llm_args", args);
+}
+
 static json_t *json_stack_conf(const bench_stack_opts_t *so)
 {
     json_t *o = json_object(), *props = json_array();
@@ -116,9 +136,7 @@ static json_t *json_stack_conf(const bench_stack_opts_t *so)
     }
     json_object_set_new(o, "workers", json_integer(so->workers));
     json_object_set_new(o, "partitions", json_integer(so->partitions));
-    json_object_set_new(o, "llm_latency_ms", json_real(so->llm_latency_ms));
-    json_object_set_new(o, "llm_jitter", json_real(so->llm_jitter));
-    json_object_set_new(o, "llm_max_concurrency", json_integer(so->llm_max_concurrency));
+    json_stack_llm(o, so);
     json_object_set_new(o, "redis", json_boolean(so->redis && !so->naive));
     json_object_set_new(o, "lmdb", json_boolean(so->lmdb && !so->naive));
     json_object_set_new(o, "naive", json_boolean(so->naive));
@@ -133,6 +151,44 @@ static json_t *json_stack_conf(const bench_stack_opts_t *so)
     return o;
 }
 
+/* A number, or null when it is not one (no simulator to ask, nothing to divide by). */
+static json_t *json_num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *json_llm(const bench_summary_t *sm)
+{
+    static const char *const kinds[BENCH_429_CNT] = {"concurrency", "injected",
+                                                     "rate_limit_requests", "rate_limit_tokens"};
+    json_t *o = json_object(), *by_kind = json_object();
+
+    json_object_set_new(o, "profile",
+                        sm->llm_profile[0] ? json_string(sm->llm_profile) : json_null());
+    /* The parameters in force, as the simulator reported them: the profile's
+     * values with whatever the command line overrode. */
+    json_t *cost = sm->llm_cost[0] ? json_loads(sm->llm_cost, 0, NULL) : NULL;
+    json_object_set_new(o, "simulator", cost ? cost : json_null());
+    json_object_set_new(o, "calls", json_num(sm->llm_calls));
+    json_object_set_new(o, "queries", json_num(sm->llm_queries));
+    json_object_set_new(o, "distinct_queries", json_num(sm->llm_distinct));
+    json_object_set_new(o, "rejected_429", json_num(sm->llm_429));
+    for (int k = 0; k < BENCH_429_CNT; k++) {
+        json_object_set_new(by_kind, kinds[k], json_num(sm->llm_429_by_kind[k]));
+    }
+    json_object_set_new(o, "rejected_429_by_kind", by_kind);
+    json_object_set_new(o, "prompt_tokens", json_num(sm->prompt_tokens));
+    json_object_set_new(o, "cached_tokens", json_num(sm->cached_tokens));
+    json_object_set_new(o, "completion_tokens", json_num(sm->completion_tokens));
+    json_object_set_new(o, "completion_tokens_per_llm_answered",
+                        json_num(sm->completion_per_query));
+    json_object_set_new(o, "truncated", json_num(sm->truncated));
+    json_object_set_new(o, "llm_answered", json_integer((json_int_t)sm->by_source[KC_SRC_LLM]));
+    json_object_set_new(o, "llm_answered_share", json_num(sm->llm_answered_share));
+    json_object_set_new(o, "llm_answered_per_s", json_num(sm->llm_answered_rps));
+    return o;
+}
+
 static json_t *json_results(const bench_summary_t *sm)
 {
     static const char *src[] = {"L1", "LMDB", "REDIS", "LLM", "FALLBACK", "NONE"};
@@ -144,7 +200,7 @@ static json_t *json_results(const bench_summary_t *sm)
     return json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f},"
         "s:I,s:I,s:I,s:f,s:f,s:o,s:f,s:I,s:I,s:I,s:I,"
-        "s:{s:f,s:f,s:f,s:f,s:f,s:f},s:f,s:f,s:f,s:f,s:f,s:f,s:s}",
+        "s:o,s:f,s:f,s:f,s:f,s:f,s:f,s:s}",
         "sent", (json_int_t)sm->sent, "answered", (json_int_t)sm->answered, "lost",
         (json_int_t)sm->lost, "delivery_failed", (json_int_t)sm->failed, "duplicates",
         (json_int_t)sm->duplicates, "duration_s", sm->duration_s, "offered_rps", sm->offered_rps,
@@ -154,10 +210,8 @@ static json_t *json_results(const bench_summary_t *sm)
         (json_int_t)sm->error, "success_rate", sm->success_rate, "degraded_rate", sm->degraded_rate,
         "by_source", by, "hit_rate", sm->hit_rate, "coalesced", (json_int_t)sm->coalesced,
         "deadline_met_reported", (json_int_t)sm->deadline_met, "within_deadline_measured",
-        (json_int_t)sm->within_deadline, "repeats_sent", (json_int_t)sm->repeats, "llm", "calls",
-        sm->llm_calls, "queries", sm->llm_queries, "distinct_queries", sm->llm_distinct,
-        "rejected_429", sm->llm_429, "prompt_tokens", sm->prompt_tokens, "completion_tokens",
-        sm->completion_tokens, "worker_cpu_s", sm->worker_cpu_s, "worker_peak_rss_mib",
+        (json_int_t)sm->within_deadline, "repeats_sent", (json_int_t)sm->repeats, "llm",
+        json_llm(sm), "worker_cpu_s", sm->worker_cpu_s, "worker_peak_rss_mib",
         sm->worker_peak_rss_mb, "worker_l1_entries", sm->worker_l1_entries, "query_bytes_mean",
         sm->query_bytes_mean, "bench_cpu_s", sm->bench_cpu_s, "compliance", sm->compliance, "grade",
         sm->grade);
@@ -464,8 +518,17 @@ static int write_html(const bench_report_opts_t *ro, const bench_result_t *res,
     html_row(fp, "success %", "%.2f", 100 * sm->success_rate);
     html_row(fp, "degraded %", "%.2f", 100 * sm->degraded_rate);
     html_row(fp, "cache hit %", "%.1f", 100 * sm->hit_rate);
+    fprintf(fp, "<tr><th>LLM profile</th><td>%s</td></tr>\n",
+            sm->llm_profile[0] ? sm->llm_profile : "?");
     html_row(fp, "LLM calls", "%.0f", sm->llm_calls);
     html_row(fp, "LLM queries", "%.0f", sm->llm_queries);
+    html_row(fp, "LLM-answered % of replies", "%.1f", 100 * sm->llm_answered_share);
+    html_row(fp, "LLM-answered replies/s", "%.1f", sm->llm_answered_rps);
+    html_row(fp, "completion tokens per LLM-answered reply", "%.1f", sm->completion_per_query);
+    html_row(fp, "prompt tokens", "%.0f", sm->prompt_tokens);
+    html_row(fp, "cached prompt tokens", "%.0f", sm->cached_tokens);
+    html_row(fp, "LLM 429s", "%.0f", sm->llm_429);
+    html_row(fp, "truncated answers", "%.0f", sm->truncated);
     html_row(fp, "worker CPU s", "%.2f", sm->worker_cpu_s);
     html_row(fp, "worker peak RSS MiB", "%.1f", sm->worker_peak_rss_mb);
     html_row(fp, "bench CPU s", "%.2f", sm->bench_cpu_s);

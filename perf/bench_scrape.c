@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,6 +103,29 @@ static double jnum(json_t *root, const char *key)
     return json_number_value(json_object_get(root, key));
 }
 
+/* Fields of the token-pricing simulator; absent (0, "") from an older one. */
+static void sim_scrape_new(json_t *root, bench_simstats_t *s)
+{
+    static const char *const kinds[BENCH_429_CNT] = {"concurrency", "injected",
+                                                     "rate_limit_requests", "rate_limit_tokens"};
+    json_t *by_kind = json_object_get(root, "rejected_429_by_kind");
+    const char *profile = json_string_value(json_object_get(root, "profile"));
+
+    snprintf(s->profile, sizeof(s->profile), "%s", profile ? profile : "");
+    s->has_429_kinds = json_is_object(by_kind);
+    for (int k = 0; k < BENCH_429_CNT; k++) {
+        s->rejected_by_kind[k] = jnum(by_kind, kinds[k]);
+    }
+    s->cached_tokens = jnum(root, "cached_tokens");
+    s->truncated = jnum(root, "truncated");
+    s->max_decoding_seen = jnum(root, "max_decoding_seen");
+    char *cost = json_dumps(json_object_get(root, "cost"), JSON_COMPACT);
+    if (cost && strlen(cost) < sizeof(s->cost)) {
+        memcpy(s->cost, cost, strlen(cost) + 1);
+    }
+    free(cost);
+}
+
 int bench_sim_scrape(const char *base, bench_simstats_t *s)
 {
     char url[256], e[256], *t;
@@ -118,6 +142,7 @@ int bench_sim_scrape(const char *base, bench_simstats_t *s)
         return KC_ERR_DECODE;
     }
     s->ok = true;
+    sim_scrape_new(root, s);
     s->calls = jnum(root, "calls");
     s->ok_calls = jnum(root, "ok_calls");
     s->queries = jnum(root, "queries");

@@ -173,40 +173,58 @@ static int start_redis(bench_stack_t *st, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* The simulator's argv: the profile, only the settings given explicitly (the
+ * rest are the profile's), then --llm-arg verbatim, so those win. */
+static void sim_argv(const bench_stack_opts_t *o, char **argv, char store[][64], char *bin,
+                     char *pfile)
+{
+    int n = 0, s = 0;
+#define ARG(...) (snprintf(store[s], sizeof(store[s]), __VA_ARGS__), argv[n++] = store[s++])
+    argv[n++] = bin;
+    ARG("--port");
+    ARG("0");
+    argv[n++] = "--port-file";
+    argv[n++] = pfile;
+    ARG("--profile");
+    ARG("%s", o->llm_profile);
+    if (o->llm_latency_ms >= 0) {
+        ARG("--latency-ms");
+        ARG("%g", o->llm_latency_ms);
+    }
+    if (o->llm_jitter >= 0) {
+        ARG("--jitter");
+        ARG("%g", o->llm_jitter);
+    }
+    if (o->llm_max_concurrency >= 0) {
+        ARG("--max-concurrency");
+        ARG("%d", o->llm_max_concurrency);
+    }
+    ARG("--seed");
+    ARG("1");
+#undef ARG
+    if (o->llm_labels) {
+        argv[n++] = "--labels";
+        argv[n++] = (char *)o->llm_labels;
+    }
+    for (int k = 0; k < o->llm_arg_cnt; k++) {
+        argv[n++] = (char *)o->llm_args[k];
+    }
+    argv[n] = NULL;
+}
+
 static int start_sim(bench_stack_t *st, const bench_stack_opts_t *o, char *errstr,
                      size_t errstr_size)
 {
-    char bin[600], pfile[600], log[600], lat[32], jit[32], conc[16], port[32];
+    char bin[600], pfile[600], log[600], port[32], store[16][64];
     int64_t deadline = kc_mono_us() + START_TIMEOUT_US;
-    char *argv[24];
-    int n = 0;
+    char *argv[24 + BENCH_MAX_LLM_ARGS];
     pid_t pid;
 
     snprintf(bin, sizeof(bin), "%s/kclassify-llm-sim", st->bindir);
     snprintf(pfile, sizeof(pfile), "%s/sim.port", st->dir);
     snprintf(log, sizeof(log), "%s/llm-sim.log", st->dir);
-    snprintf(lat, sizeof(lat), "%g", o->llm_latency_ms);
-    snprintf(jit, sizeof(jit), "%g", o->llm_jitter);
-    snprintf(conc, sizeof(conc), "%d", o->llm_max_concurrency);
     unlink(pfile);
-    argv[n++] = bin;
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--port-file";
-    argv[n++] = pfile;
-    argv[n++] = "--latency-ms";
-    argv[n++] = lat;
-    argv[n++] = "--jitter";
-    argv[n++] = jit;
-    argv[n++] = "--max-concurrency";
-    argv[n++] = conc;
-    argv[n++] = "--seed";
-    argv[n++] = "1";
-    if (o->llm_labels) {
-        argv[n++] = "--labels";
-        argv[n++] = (char *)o->llm_labels;
-    }
-    argv[n] = NULL;
+    sim_argv(o, argv, store, bin, pfile);
     if ((pid = spawn(st, "llm-sim", argv, log)) < 0) {
         return kc_seterr(KC_ERR_IO, errstr, errstr_size, "fork: %s", strerror(errno));
     }

@@ -4,6 +4,7 @@
 #include "kc_types.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define DEFAULT_DEADLINE_MS 2000 /* the worker's sla.deadline.ms default */
@@ -49,18 +50,45 @@ static void count_recs(bench_result_t *res, double target_ms, bench_summary_t *s
     sm->compliance = sm->sent ? (double)compliant / (double)sm->sent : 0;
 }
 
+/* What the simulator saw during the run: /stats after minus before. */
+static void delta_llm(const bench_result_t *res, bench_summary_t *sm)
+{
+    const bench_simstats_t *a = &res->sim0, *b = &res->sim1;
+    double llm = (double)sm->by_source[KC_SRC_LLM];
+
+    sm->llm_answered_share = sm->answered ? llm / (double)sm->answered : 0;
+    sm->llm_answered_rps = sm->duration_s > 0 ? llm / sm->duration_s : 0;
+    if (!a->ok || !b->ok) {
+        sm->llm_calls = sm->llm_queries = sm->llm_distinct = sm->llm_429 = NAN;
+        sm->prompt_tokens = sm->cached_tokens = sm->completion_tokens = sm->truncated = NAN;
+        sm->completion_per_query = NAN;
+        for (int k = 0; k < BENCH_429_CNT; k++) {
+            sm->llm_429_by_kind[k] = NAN;
+        }
+        return;
+    }
+    sm->llm_calls = b->calls - a->calls;
+    sm->llm_queries = b->queries - a->queries;
+    sm->llm_distinct = b->distinct_queries - a->distinct_queries;
+    sm->llm_429 = b->rejected_429 - a->rejected_429;
+    sm->prompt_tokens = b->prompt_tokens - a->prompt_tokens;
+    sm->cached_tokens = b->cached_tokens - a->cached_tokens;
+    sm->completion_tokens = b->completion_tokens - a->completion_tokens;
+    sm->truncated = b->truncated - a->truncated;
+    /* Per reply the LLM answered: what an answer costs in output, the figure
+     * that compact answers and batching move. */
+    sm->completion_per_query = llm > 0 ? sm->completion_tokens / llm : NAN;
+    for (int k = 0; k < BENCH_429_CNT; k++) {
+        sm->llm_429_by_kind[k] =
+            b->has_429_kinds ? b->rejected_by_kind[k] - a->rejected_by_kind[k] : NAN;
+    }
+    snprintf(sm->llm_profile, sizeof(sm->llm_profile), "%s", b->profile);
+    memcpy(sm->llm_cost, b->cost, sizeof(sm->llm_cost));
+}
+
 static void delta_metrics(const bench_result_t *res, bench_summary_t *sm)
 {
-    if (res->sim0.ok && res->sim1.ok) {
-        sm->llm_calls = res->sim1.calls - res->sim0.calls;
-        sm->llm_queries = res->sim1.queries - res->sim0.queries;
-        sm->llm_distinct = res->sim1.distinct_queries - res->sim0.distinct_queries;
-        sm->llm_429 = res->sim1.rejected_429 - res->sim0.rejected_429;
-        sm->prompt_tokens = res->sim1.prompt_tokens - res->sim0.prompt_tokens;
-        sm->completion_tokens = res->sim1.completion_tokens - res->sim0.completion_tokens;
-    } else {
-        sm->llm_calls = sm->llm_queries = sm->llm_distinct = NAN;
-    }
+    delta_llm(res, sm);
     for (size_t i = 0; i < res->worker_cnt && i < BENCH_MAX_WORKERS; i++) {
         double rss = fmax(res->peak_rss[i], fmax(res->w0[i].rss_bytes, res->w1[i].rss_bytes));
         sm->worker_cpu_s += res->w1[i].cpu_s - res->w0[i].cpu_s;
@@ -133,6 +161,26 @@ const char *bench_grade(double mean_ms, double compliance, double target_ms)
     return "F";
 }
 
+/* The LLM side in detail: what the simulator's profile made of the run. */
+static void summary_print_llm(FILE *fp, const bench_summary_t *sm)
+{
+    const double *k = sm->llm_429_by_kind;
+
+    fprintf(fp,
+            "   llm cost   profile %s  LLM-answered %.1f%% of replies (%.1f/s)  completion "
+            "tokens %.1f per LLM-answered reply\n"
+            "              prompt tokens %.0f (%.0f cached)  truncated answers %.0f",
+            sm->llm_profile[0] ? sm->llm_profile : "?", 100 * sm->llm_answered_share,
+            sm->llm_answered_rps, sm->completion_per_query, sm->prompt_tokens, sm->cached_tokens,
+            sm->truncated);
+    if (!isnan(k[BENCH_429_CONCURRENCY])) {
+        fprintf(fp, "  429s: concurrency %.0f, injected %.0f, rpm %.0f, tpm %.0f",
+                k[BENCH_429_CONCURRENCY], k[BENCH_429_INJECTED], k[BENCH_429_RPM],
+                k[BENCH_429_TPM]);
+    }
+    fputc('\n', fp);
+}
+
 void bench_summary_print(FILE *fp, const char *name, const bench_summary_t *sm)
 {
     fprintf(fp,
@@ -159,6 +207,7 @@ void bench_summary_print(FILE *fp, const char *name, const bench_summary_t *sm)
             sm->llm_queries, sm->llm_distinct, sm->llm_429, sm->prompt_tokens,
             sm->completion_tokens, sm->worker_cpu_s, sm->worker_peak_rss_mb, sm->worker_l1_entries,
             sm->bench_cpu_s);
+    summary_print_llm(fp, sm);
     if (sm->target_ms > 0) {
         fprintf(fp, "   grade      %s (target %.0f ms: %.2f%% within)\n", sm->grade, sm->target_ms,
                 100 * sm->compliance);

@@ -15,7 +15,10 @@
  *
  * The rates are sized so that the embedded stack (librdkafka's mock cluster, which
  * keeps ~5 MiB per partition and slows down as its logs grow) can carry them on a
- * 2-core machine; see perf/RESULTS.md for what each level measured there.
+ * 2-core machine; see perf/RESULTS.md for what each level measured there. They were
+ * sized against the LLM simulator's fixed profile (300 ms per call, 429 above 8
+ * calls), so validate uses it unless --llm-profile is given (bench.c,
+ * validate_defaults()): a token-priced profile would change what a level means.
  */
 #include "bench.h"
 

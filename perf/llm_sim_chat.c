@@ -88,22 +88,94 @@ static int parse_queries(llm_sim_call_t *call, const char *content, char *errstr
     return 0;
 }
 
-/* response_format.json_schema.schema.properties.results.items.properties.category.enum */
-static json_t *find_category_enum(json_t *req)
+/* response_format.json_schema.schema.properties.results.items.properties */
+static json_t *find_item_properties(json_t *req)
 {
     json_t *schema = json_object_get(
         json_object_get(json_object_get(req, "response_format"), "json_schema"), "schema");
     json_t *results = json_object_get(json_object_get(schema, "properties"), "results");
-    json_t *item_props = json_object_get(json_object_get(results, "items"), "properties");
+    json_t *props = json_object_get(json_object_get(results, "items"), "properties");
+    return json_is_object(props) ? props : NULL;
+}
+
+static json_t *find_category_enum(json_t *item_props)
+{
     json_t *cat_enum = json_object_get(json_object_get(item_props, "category"), "enum");
     return json_is_array(cat_enum) ? cat_enum : NULL;
 }
 
-int llm_sim_call_parse(const char *body, size_t len, llm_sim_call_t *call, char *errstr,
-                       size_t errstr_size)
+/* A strict schema is a promise about the answer's fields: emit exactly the
+ * ones it lists that the simulator knows (it cannot invent others). No schema:
+ * the full form, as before compact answers existed. */
+static unsigned schema_fields(json_t *item_props)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } known[] = {{"id", LLM_SIM_FIELD_ID},
+                 {"category", LLM_SIM_FIELD_CATEGORY},
+                 {"confidence", LLM_SIM_FIELD_CONFIDENCE},
+                 {"reasoning", LLM_SIM_FIELD_REASONING}};
+    unsigned fields = 0;
+    if (!item_props) {
+        return LLM_SIM_FIELDS_FULL;
+    }
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        fields |= json_object_get(item_props, known[i].name) ? known[i].bit : 0;
+    }
+    return fields;
+}
+
+/* An optional integer parameter in [min, max]; absent or null leaves *out. */
+static int opt_int_param(json_t *req, const char *name, int64_t min, int64_t max, int64_t *out,
+                         const char **param, char *errstr, size_t errstr_size)
+{
+    json_t *v = json_object_get(req, name);
+    if (!v || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        *param = name;
+        return kc_seterr(KC_ERR_INVALID, errstr, errstr_size,
+                         "\"%s\" must be an integer from %lld to %lld", name, (long long)min,
+                         (long long)max);
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* max_tokens / max_completion_tokens (the smaller if both), logprobs, top_logprobs. */
+static int parse_options(llm_sim_call_t *call, const char **param, char *errstr, size_t errstr_size)
+{
+    int64_t max_tokens = 0, max_completion = 0, top = 0;
+    json_t *lp = json_object_get(call->req, "logprobs");
+    int rc;
+    if ((rc = opt_int_param(call->req, "max_tokens", 1, INT32_MAX, &max_tokens, param, errstr,
+                            errstr_size)) != 0 ||
+        (rc = opt_int_param(call->req, "max_completion_tokens", 1, INT32_MAX, &max_completion,
+                            param, errstr, errstr_size)) != 0 ||
+        (rc = opt_int_param(call->req, "top_logprobs", 0, 20, &top, param, errstr, errstr_size)) !=
+            0) {
+        return rc;
+    }
+    call->max_tokens = max_tokens && (!max_completion || max_tokens < max_completion)
+                           ? max_tokens
+                           : max_completion;
+    if (lp && !json_is_boolean(lp) && !json_is_null(lp)) {
+        *param = "logprobs";
+        return kc_seterr(KC_ERR_INVALID, errstr, errstr_size, "\"logprobs\" must be a boolean");
+    }
+    call->logprobs = json_is_true(lp);
+    call->top_logprobs = (int)top;
+    return 0;
+}
+
+int llm_sim_call_parse(const char *body, size_t len, llm_sim_call_t *call, const char **param,
+                       char *errstr, size_t errstr_size)
 {
     json_error_t jerr;
     memset(call, 0, sizeof(*call));
+    *param = NULL;
     call->req = json_loadb(body, len, 0, &jerr);
     if (!call->req) {
         return kc_seterr(KC_ERR_DECODE, errstr, errstr_size, "request body is not JSON: %s",
@@ -114,11 +186,21 @@ int llm_sim_call_parse(const char *body, size_t len, llm_sim_call_t *call, char 
     }
     const char *model = json_string_value(json_object_get(call->req, "model"));
     call->model = model ? model : SIM_DEFAULT_MODEL;
-    call->category_enum = find_category_enum(call->req);
+    json_t *item_props = find_item_properties(call->req);
+    call->category_enum = find_category_enum(item_props);
+    call->fields = schema_fields(item_props);
     json_t *messages = json_object_get(call->req, "messages");
     if (!json_is_array(messages) || json_array_size(messages) == 0) {
+        *param = "messages";
         return kc_seterr(KC_ERR_INVALID, errstr, errstr_size,
                          "\"messages\" must be a non-empty array");
+    }
+    int rc = parse_options(call, param, errstr, errstr_size);
+    if (rc != 0) {
+        return rc;
+    }
+    if (llm_sim_prompt_measure(call->req, &call->prompt) != 0) {
+        return kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of memory");
     }
     const char *content = find_user_content(messages);
     if (!content) {
@@ -178,6 +260,18 @@ size_t llm_sim_call_enum_mismatches(const llm_sim_call_t *call, const kc_taxonom
     return cnt;
 }
 
+json_t *llm_sim_call_category_names(const llm_sim_call_t *call, const kc_taxonomy_t *tx)
+{
+    if (call->category_enum) {
+        return json_incref(call->category_enum);
+    }
+    json_t *names = json_array();
+    for (size_t i = 0; names && i < tx->category_cnt; i++) {
+        json_array_append_new(names, json_string(tx->categories[i].name));
+    }
+    return names;
+}
+
 /* ---------------------------------------------------------------- faults */
 
 void llm_sim_faults_draw(const llm_sim_conf_t *conf, llm_sim_rng_t *rng, llm_sim_faults_t *faults)
@@ -195,12 +289,26 @@ void llm_sim_faults_draw(const llm_sim_conf_t *conf, llm_sim_rng_t *rng, llm_sim
 
 /* ------------------------------------------------------------- responses */
 
-static json_t *result_build(const llm_sim_query_t *q, const kc_taxonomy_t *tx, bool invalid)
+static json_t *result_build(const llm_sim_query_t *q, const char *category, unsigned fields)
 {
-    const char *name = invalid ? SIM_BAD_CATEGORY : tx->categories[q->category].name;
-    json_t *reasoning = json_sprintf("simulated answer (%s)", q->reasoning);
-    return json_pack("{s:s, s:s, s:f, s:o*}", "id", q->id, "category", name, "confidence",
-                     round(q->confidence * 1000.0) / 1000.0, "reasoning", reasoning);
+    json_t *r = json_object();
+    if (!r) {
+        return NULL;
+    }
+    /* The order of the full form: id, category, confidence, reasoning. */
+    if (fields & LLM_SIM_FIELD_ID) {
+        json_object_set_new(r, "id", json_string(q->id));
+    }
+    if (fields & LLM_SIM_FIELD_CATEGORY) {
+        json_object_set_new(r, "category", json_string(category));
+    }
+    if (fields & LLM_SIM_FIELD_CONFIDENCE) {
+        json_object_set_new(r, "confidence", json_real(round(q->confidence * 1000.0) / 1000.0));
+    }
+    if (fields & LLM_SIM_FIELD_REASONING) {
+        json_object_set_new(r, "reasoning", json_sprintf("simulated answer (%s)", q->reasoning));
+    }
+    return r;
 }
 
 /* Result order: identity, shuffled, then one dropped, as the faults say. */
@@ -223,75 +331,183 @@ static size_t result_order(size_t *order, size_t n, const llm_sim_faults_t *faul
     return n;
 }
 
-static char *results_json(const llm_sim_call_t *call, const kc_taxonomy_t *tx,
-                          const llm_sim_conf_t *conf, llm_sim_rng_t *rng, llm_sim_faults_t *faults)
+/* --invalid-one: drawn after everything else, so that adding it left every
+ * other fault's sequence of draws unchanged. */
+static void invalid_one_apply(json_t *results, const bool *invalid, const llm_sim_conf_t *conf,
+                              llm_sim_rng_t *rng, unsigned fields, llm_sim_faults_t *faults)
 {
-    size_t *order = malloc(call->n * sizeof(*order));
-    json_t *results = json_array();
-    char *out = NULL;
-    if (!order || !results) {
-        goto done;
+    size_t cnt = json_array_size(results);
+    if (!llm_sim_rng_chance(rng, conf->invalid_one) || cnt == 0 ||
+        !(fields & LLM_SIM_FIELD_CATEGORY)) {
+        return;
     }
+    size_t k = (size_t)(llm_sim_rng_next(rng) % cnt);
+    faults->invalid_one = true;
+    if (!invalid[k]) {
+        json_object_set_new(json_array_get(results, k), "category", json_string(SIM_BAD_CATEGORY));
+        faults->invalid_cnt++;
+    }
+}
+
+/* Builds the results array; conf[i] is the confidence of the i-th result. */
+static json_t *results_build(const llm_sim_call_t *call, const kc_taxonomy_t *tx,
+                             const llm_sim_conf_t *conf, llm_sim_rng_t *rng,
+                             llm_sim_faults_t *faults, size_t *order, bool *invalid, double *confs)
+{
+    json_t *results = json_array();
     size_t cnt = result_order(order, call->n, faults, rng);
-    for (size_t i = 0; i < cnt; i++) {
-        bool invalid = llm_sim_rng_chance(rng, conf->invalid_category);
-        faults->invalid_cnt += invalid;
-        if (json_array_append_new(results, result_build(&call->queries[order[i]], tx, invalid))) {
-            goto done;
+    bool has_cat = (call->fields & LLM_SIM_FIELD_CATEGORY) != 0;
+    for (size_t i = 0; results && i < cnt; i++) {
+        const llm_sim_query_t *q = &call->queries[order[i]];
+        invalid[i] = llm_sim_rng_chance(rng, conf->invalid_category) && has_cat;
+        faults->invalid_cnt += invalid[i];
+        confs[i] = round(q->confidence * 1000.0) / 1000.0; /* as the field shows it */
+        const char *name = invalid[i] ? SIM_BAD_CATEGORY : tx->categories[q->category].name;
+        if (json_array_append_new(results, result_build(q, name, call->fields))) {
+            json_decref(results);
+            return NULL;
         }
     }
-    json_t *root = json_pack("{s:O}", "results", results);
-    /* Six significant digits: confidences read like 0.912, not 0.91200000000000003. */
-    out = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-    json_decref(root);
-done:
-    json_decref(results);
-    free(order);
-    return out;
+    if (results) {
+        invalid_one_apply(results, invalid, conf, rng, call->fields, faults);
+    }
+    return results;
 }
 
-char *llm_sim_content_build(const llm_sim_call_t *call, const kc_taxonomy_t *tx,
-                            const llm_sim_conf_t *conf, llm_sim_rng_t *rng,
-                            llm_sim_faults_t *faults)
+/* The k-th `"category":"` of our own compact JSON is the k-th result's value:
+ * inside a JSON string every quote is escaped, so the pattern cannot occur there. */
+static int marks_find(llm_sim_answer_t *ans, const double *confs, size_t cnt)
 {
-    if (faults->garbage) {
-        return strdup("I'm sorry, but I can't classify these queries right now. "
-                      "Please try again later.");
+    static const char pat[] = "\"category\":\"";
+    ans->marks = calloc(cnt ? cnt : 1, sizeof(*ans->marks));
+    if (!ans->marks) {
+        return KC_ERR_NOMEM;
     }
-    char *json = results_json(call, tx, conf, rng, faults);
-    if (!json || !faults->fenced) {
-        return json;
+    for (const char *p = ans->content; ans->mark_cnt < cnt && (p = strstr(p, pat));) {
+        p += sizeof(pat) - 1;
+        ans->marks[ans->mark_cnt].offset = (size_t)(p - ans->content);
+        ans->marks[ans->mark_cnt].confidence = confs[ans->mark_cnt];
+        ans->mark_cnt++;
     }
-    size_t len = strlen(json) + sizeof("```json\n\n```");
-    char *fenced = malloc(len);
-    if (fenced) {
-        snprintf(fenced, len, "```json\n%s\n```", json);
-    }
-    free(json);
-    return fenced;
+    return 0;
 }
 
-char *llm_sim_completion_build(uint64_t call_no, const char *model, const char *content,
-                               int64_t prompt_tokens, int64_t completion_tokens)
+static int results_content(const llm_sim_call_t *call, const kc_taxonomy_t *tx,
+                           const llm_sim_conf_t *conf, llm_sim_rng_t *rng, llm_sim_faults_t *faults,
+                           llm_sim_answer_t *ans)
+{
+    size_t n = call->n ? call->n : 1;
+    size_t *order = malloc(n * sizeof(*order));
+    bool *invalid = calloc(n, sizeof(*invalid));
+    double *confs = calloc(n, sizeof(*confs));
+    json_t *results = order && invalid && confs
+                          ? results_build(call, tx, conf, rng, faults, order, invalid, confs)
+                          : NULL;
+    json_t *root = results ? json_pack("{s:o}", "results", results) : NULL;
+    int rc = KC_ERR_NOMEM;
+    /* Six significant digits: confidences read like 0.912, not 0.91200000000000003. */
+    ans->content = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    if (ans->content) {
+        rc = marks_find(ans, confs, json_array_size(results));
+    }
+    json_decref(root);
+    free(order);
+    free(invalid);
+    free(confs);
+    return rc;
+}
+
+static int fence(llm_sim_answer_t *ans)
+{
+    static const char head[] = "```json\n";
+    size_t len = strlen(ans->content) + sizeof("```json\n\n```");
+    char *fenced = malloc(len);
+    if (!fenced) {
+        return KC_ERR_NOMEM;
+    }
+    snprintf(fenced, len, "%s%s\n```", head, ans->content);
+    free(ans->content);
+    ans->content = fenced;
+    for (size_t i = 0; i < ans->mark_cnt; i++) {
+        ans->marks[i].offset += sizeof(head) - 1;
+    }
+    return 0;
+}
+
+/* max_tokens: keep the first max pieces, as a server stops decoding there. */
+static void truncate_at(llm_sim_answer_t *ans, int64_t max)
+{
+    size_t end = 0;
+    for (int64_t i = 0; i < max && end < ans->len; i++) {
+        end = llm_sim_piece_end(ans->content, ans->len, end);
+    }
+    ans->content[end] = '\0';
+    ans->len = end;
+    ans->tokens = max;
+    ans->truncated = true;
+    while (ans->mark_cnt > 0 && ans->marks[ans->mark_cnt - 1].offset >= end) {
+        ans->mark_cnt--;
+    }
+}
+
+void llm_sim_answer_clear(llm_sim_answer_t *ans)
+{
+    free(ans->content);
+    free(ans->marks);
+    memset(ans, 0, sizeof(*ans));
+}
+
+int llm_sim_answer_build(const llm_sim_call_t *call, const kc_taxonomy_t *tx,
+                         const llm_sim_conf_t *conf, llm_sim_rng_t *rng, llm_sim_faults_t *faults,
+                         llm_sim_answer_t *ans)
+{
+    int rc = 0;
+    memset(ans, 0, sizeof(*ans));
+    if (faults->garbage) {
+        ans->content = strdup("I'm sorry, but I can't classify these queries right now. "
+                              "Please try again later.");
+        rc = ans->content ? 0 : KC_ERR_NOMEM;
+    } else {
+        rc = results_content(call, tx, conf, rng, faults, ans);
+        if (rc == 0 && faults->fenced) {
+            rc = fence(ans);
+        }
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    ans->len = strlen(ans->content);
+    ans->tokens = llm_sim_piece_count(ans->content, ans->len);
+    if (call->max_tokens > 0 && ans->tokens > call->max_tokens) {
+        truncate_at(ans, call->max_tokens);
+    }
+    return 0;
+}
+
+char *llm_sim_completion_build(uint64_t call_no, const char *model, const llm_sim_answer_t *ans,
+                               const llm_sim_usage_t *usage, json_t *logprobs)
 {
     char id[64];
     snprintf(id, sizeof(id), "chatcmpl-sim-%llu", (unsigned long long)call_no);
-    json_t *root =
-        json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], s:{s:I, s:I, s:I}}", "id", id,
-                  "object", "chat.completion", "created", (json_int_t)time(NULL), "model", model,
-                  "choices", "index", 0, "message", "role", "assistant", "content", content,
-                  "finish_reason", "stop", "usage", "prompt_tokens", (json_int_t)prompt_tokens,
-                  "completion_tokens", (json_int_t)completion_tokens, "total_tokens",
-                  (json_int_t)(prompt_tokens + completion_tokens));
+    json_t *root = json_pack(
+        "{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s%}, s:o?, s:s}], s:{s:I, s:I, s:I, s:{s:I}}}",
+        "id", id, "object", "chat.completion", "created", (json_int_t)time(NULL), "model", model,
+        "choices", "index", 0, "message", "role", "assistant", "content", ans->content, ans->len,
+        "logprobs", logprobs, "finish_reason", ans->truncated ? "length" : "stop", "usage",
+        "prompt_tokens", (json_int_t)usage->prompt, "completion_tokens",
+        (json_int_t)usage->completion, "total_tokens",
+        (json_int_t)(usage->prompt + usage->completion), "prompt_tokens_details", "cached_tokens",
+        (json_int_t)usage->cached);
     char *out = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return out;
 }
 
-char *llm_sim_error_build(const char *message, const char *type, const char *code)
+char *llm_sim_error_build(const char *message, const char *type, const char *param,
+                          const char *code)
 {
-    json_t *root = json_pack("{s:{s:s, s:s, s:n, s:s?}}", "error", "message", message, "type", type,
-                             "param", "code", code);
+    json_t *root = json_pack("{s:{s:s, s:s, s:s?, s:s?}}", "error", "message", message, "type",
+                             type, "param", param, "code", code);
     char *out = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     return out;

@@ -1,15 +1,16 @@
 /*
  * kclassify-llm-sim: the HTTP side of the SIMULATOR. One thread per
  * connection (libmicrohttpd), so simulated latency is a plain sleep in the
- * handler and keep-alive connections behave like a real API's.
+ * handler and keep-alive connections behave like a real API's. The life of
+ * a chat call is drawn in llm_sim.h.
  */
 #include "llm_sim.h"
 
 #include "kc_buf.h"
 #include "kc_err.h"
+#include "kc_time.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #define SIM_BODY_MAX ((size_t)8 << 20) /* larger bodies get 413 */
 
@@ -26,133 +26,6 @@ typedef struct sim_req_s {
     kc_buf_t body;
     bool too_big;
 } sim_req_t;
-
-/* ----------------------------------------------------------------- stats */
-
-void llm_sim_stats_init(llm_sim_stats_t *stats)
-{
-    memset(stats, 0, sizeof(*stats));
-    pthread_mutex_init(&stats->lock, NULL);
-    llm_sim_map_init(&stats->per_query);
-    atomic_init(&stats->inflight, 0);
-}
-
-void llm_sim_stats_destroy(llm_sim_stats_t *stats)
-{
-    llm_sim_map_clear(&stats->per_query);
-    pthread_mutex_destroy(&stats->lock);
-}
-
-/* Bump one counter under the lock. */
-static void stats_bump(llm_sim_t *sim, uint64_t *counter)
-{
-    pthread_mutex_lock(&sim->stats.lock);
-    (*counter)++;
-    pthread_mutex_unlock(&sim->stats.lock);
-}
-
-static void stats_reset(llm_sim_stats_t *st)
-{
-    pthread_mutex_lock(&st->lock);
-    st->calls = st->ok_calls = st->queries = st->rejected_429 = st->errors_500 = 0;
-    st->hangs = st->bad_requests = st->unauthorized = st->too_large = st->enum_mismatch = 0;
-    st->fenced = st->shuffled = st->missing = st->invalid_category = st->garbage = 0;
-    st->prompt_tokens = st->completion_tokens = 0;
-    st->max_query_repeats = 0;
-    st->max_inflight_seen = atomic_load(&st->inflight);
-    llm_sim_map_clear(&st->per_query);
-    pthread_mutex_unlock(&st->lock);
-}
-
-/* A query repeated inside one call counts once: the mark is the call number. */
-static void stats_record_ok(llm_sim_t *sim, uint64_t call_no, const llm_sim_call_t *call,
-                            const llm_sim_faults_t *f, int64_t ptok, int64_t ctok)
-{
-    llm_sim_stats_t *st = &sim->stats;
-    pthread_mutex_lock(&st->lock);
-    st->ok_calls++;
-    st->queries += call->n;
-    st->prompt_tokens += (uint64_t)ptok;
-    st->completion_tokens += (uint64_t)ctok;
-    st->fenced += f->fenced && !f->garbage;
-    st->shuffled += f->shuffle && !f->garbage;
-    st->missing += f->missing && !f->garbage;
-    st->garbage += f->garbage;
-    st->invalid_category += f->invalid_cnt;
-    for (size_t i = 0; i < call->n; i++) {
-        llm_sim_entry_t *e =
-            llm_sim_map_upsert(&st->per_query, call->queries[i].norm, call->queries[i].norm_len);
-        if (e && e->mark != call_no) {
-            e->mark = call_no;
-            e->value++;
-            if (e->value > st->max_query_repeats) {
-                st->max_query_repeats = e->value;
-            }
-        }
-    }
-    pthread_mutex_unlock(&st->lock);
-}
-
-static json_t *stats_per_query(const llm_sim_map_t *map)
-{
-    json_t *obj = json_object();
-    for (size_t i = 0; obj && i < map->size; i++) {
-        const llm_sim_entry_t *e = &map->slots[i];
-        if (e->key) {
-            json_object_setn_new(obj, e->key, e->key_len, json_integer(e->value));
-        }
-    }
-    return obj;
-}
-
-static void set_u64(json_t *obj, const char *key, uint64_t v)
-{
-    json_object_set_new(obj, key, json_integer((json_int_t)v));
-}
-
-/* Caller holds the stats lock. */
-static json_t *stats_injected(const llm_sim_stats_t *st)
-{
-    json_t *inj = json_object();
-    set_u64(inj, "fenced", st->fenced);
-    set_u64(inj, "shuffled", st->shuffled);
-    set_u64(inj, "missing", st->missing);
-    set_u64(inj, "invalid_category", st->invalid_category);
-    set_u64(inj, "garbage", st->garbage);
-    return inj;
-}
-
-static char *stats_json(llm_sim_t *sim, bool with_queries)
-{
-    llm_sim_stats_t *st = &sim->stats;
-    json_t *root = json_object();
-    pthread_mutex_lock(&st->lock);
-    set_u64(root, "calls", st->calls);
-    set_u64(root, "ok_calls", st->ok_calls);
-    set_u64(root, "queries", st->queries);
-    set_u64(root, "distinct_queries", st->per_query.cnt);
-    set_u64(root, "max_query_repeats", (uint64_t)st->max_query_repeats);
-    set_u64(root, "rejected_429", st->rejected_429);
-    set_u64(root, "errors_500", st->errors_500);
-    set_u64(root, "hangs", st->hangs);
-    set_u64(root, "bad_requests", st->bad_requests);
-    set_u64(root, "unauthorized", st->unauthorized);
-    set_u64(root, "too_large", st->too_large);
-    set_u64(root, "enum_mismatch", st->enum_mismatch);
-    set_u64(root, "inflight", (uint64_t)atomic_load(&st->inflight));
-    set_u64(root, "max_inflight_seen", (uint64_t)st->max_inflight_seen);
-    set_u64(root, "prompt_tokens", st->prompt_tokens);
-    set_u64(root, "completion_tokens", st->completion_tokens);
-    set_u64(root, "labels", sim->labels.cnt);
-    json_object_set_new(root, "injected", stats_injected(st));
-    if (with_queries) {
-        json_object_set_new(root, "per_query", stats_per_query(&st->per_query));
-    }
-    pthread_mutex_unlock(&st->lock);
-    char *out = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    return out;
-}
 
 /* ------------------------------------------------------------------- log */
 
@@ -174,9 +47,22 @@ static void sim_log(const llm_sim_t *sim, const char *fmt, ...)
 
 /* ----------------------------------------------------------------- reply */
 
+/* Queues resp (consumed) as JSON with the extra headers. */
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
+                             struct MHD_Response *resp, const llm_sim_headers_t *hdrs)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    for (size_t i = 0; hdrs && i < hdrs->cnt; i++) {
+        MHD_add_response_header(resp, hdrs->name[i], hdrs->value[i]);
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* Sends body (owned, may be NULL on ENOMEM) as JSON. */
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, char *body,
-                             const char *retry_after)
+                             const llm_sim_headers_t *hdrs)
 {
     if (!body) {
         return MHD_NO; /* out of memory: drop the connection */
@@ -187,33 +73,14 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, char 
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    if (retry_after) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
-    }
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return queue(conn, status, resp, hdrs);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
-                                   const char *message, const char *type, const char *code)
+                                   const char *message, const char *type, const char *param,
+                                   const char *code, const llm_sim_headers_t *hdrs)
 {
-    return reply(conn, status, llm_sim_error_build(message, type, code), NULL);
-}
-
-/* ------------------------------------------------------------- chat call */
-
-/* Sleeps in short slices so SIGTERM does not wait out a 30 s hang. */
-static void sim_sleep_ms(llm_sim_t *sim, double ms)
-{
-    int64_t left_us = (int64_t)(ms * 1000.0);
-    while (left_us > 0 && !atomic_load(&sim->stopping)) {
-        int64_t step = left_us < 50000 ? left_us : 50000;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000};
-        nanosleep(&ts, NULL);
-        left_us -= step;
-    }
+    return reply(conn, status, llm_sim_error_build(message, type, param, code), hdrs);
 }
 
 /* --drip-ms: the body leaves in SIM_DRIP_CHUNK-byte pieces with a pause
@@ -233,7 +100,7 @@ static ssize_t drip_read(void *cls, uint64_t pos, char *buf, size_t max)
     if (pos >= d->len) {
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
-    sim_sleep_ms(d->sim, d->sim->conf.drip_ms);
+    llm_sim_sleep_ms(d->sim, d->sim->conf.drip_ms);
     if (atomic_load(&d->sim->stopping)) {
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
@@ -253,7 +120,7 @@ static void drip_free(void *cls)
 
 /* Like reply(), but drips the body (owned, may be NULL on ENOMEM). */
 static enum MHD_Result reply_drip(llm_sim_t *sim, struct MHD_Connection *conn, unsigned status,
-                                  char *body)
+                                  char *body, const llm_sim_headers_t *hdrs)
 {
     sim_drip_t *d = body ? calloc(1, sizeof(*d)) : NULL;
     if (!d) {
@@ -267,21 +134,24 @@ static enum MHD_Result reply_drip(llm_sim_t *sim, struct MHD_Connection *conn, u
         drip_free(d);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return queue(conn, status, resp, hdrs);
 }
 
-static double sim_latency_ms(const llm_sim_conf_t *conf, llm_sim_rng_t *rng, size_t n)
-{
-    double ms = conf->per_query_ms * (double)n;
-    double z = llm_sim_rng_normal(rng); /* drawn always, to keep sequences stable */
-    if (conf->latency_ms > 0) {
-        ms += conf->latency_ms * exp(conf->jitter * z);
-    }
-    return ms;
-}
+/* ------------------------------------------------------------- chat call */
+
+/** One chat call on its way through admission and answering. */
+typedef struct sim_chat_s {
+    llm_sim_t *sim;
+    struct MHD_Connection *conn;
+    uint64_t call_no;
+    llm_sim_call_t call;
+    bool admitted;       /**< holds rate-limit budget until settled */
+    double tokens_taken; /**< the estimate taken from the --tpm bucket */
+} sim_chat_t;
+
+/* The answer's rough size before it exists: about 40 tokens per query in the
+ * full form, which is what a client that sets no max_tokens may get. */
+#define EST_TOKENS_PER_QUERY 40
 
 static bool auth_ok(const llm_sim_t *sim, struct MHD_Connection *conn)
 {
@@ -292,126 +162,260 @@ static bool auth_ok(const llm_sim_t *sim, struct MHD_Connection *conn)
     return h && strncmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, sim->conf.api_key) == 0;
 }
 
-/* Labels, builds and sends the 200 answer; the call is already parsed. */
-static enum MHD_Result chat_answer(llm_sim_t *sim, struct MHD_Connection *conn, uint64_t call_no,
-                                   llm_sim_call_t *call, llm_sim_faults_t *faults,
-                                   llm_sim_rng_t *rng, size_t body_len)
+/* Settles the rate limits with what the call used, then the headers that say
+ * where the client stands: every response carries them, errors included. */
+static void chat_finish(sim_chat_t *ch, double used_tokens, llm_sim_headers_t *hdrs)
 {
-    llm_sim_call_label(sim, call);
-    size_t mismatches = llm_sim_call_enum_mismatches(call, sim->tx);
+    if (ch->admitted) {
+        llm_sim_limits_settle(&ch->sim->limits, ch->tokens_taken, used_tokens);
+        ch->admitted = false;
+    }
+    llm_sim_limits_headers(&ch->sim->limits, kc_mono_us(), hdrs);
+}
+
+/* A 429 of an overloaded server (concurrency, injected): the budget is not
+ * spent, so the request does not count against the tokens. */
+static enum MHD_Result reply_429(sim_chat_t *ch, llm_sim_429_t kind, const char *message)
+{
+    llm_sim_headers_t hdrs = {0};
+    llm_sim_stats_429(&ch->sim->stats, kind);
+    llm_sim_headers_add(&hdrs, MHD_HTTP_HEADER_RETRY_AFTER, "%d", ch->sim->conf.retry_after_s);
+    chat_finish(ch, 0, &hdrs);
+    return reply_error(ch->conn, MHD_HTTP_TOO_MANY_REQUESTS, message, "requests", NULL,
+                       "rate_limit_exceeded", &hdrs);
+}
+
+static enum MHD_Result reply_rate_limited(sim_chat_t *ch, llm_sim_limit_t verdict, double need,
+                                          int retry_after_s)
+{
+    const llm_sim_conf_t *conf = &ch->sim->conf;
+    bool req = verdict == LLM_SIM_LIMIT_REQUESTS;
+    llm_sim_headers_t hdrs = {0};
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "Rate limit reached for %s per min (%s) on %s: Limit %lld, Requested %.0f. "
+             "Please try again in %ds. (simulated)",
+             req ? "requests" : "tokens", req ? "RPM" : "TPM", ch->call.model,
+             (long long)(req ? conf->rpm : conf->tpm), req ? 1.0 : need, retry_after_s);
+    llm_sim_stats_429(&ch->sim->stats, req ? LLM_SIM_429_RATE_REQUESTS : LLM_SIM_429_RATE_TOKENS);
+    llm_sim_headers_add(&hdrs, MHD_HTTP_HEADER_RETRY_AFTER, "%d", retry_after_s);
+    chat_finish(ch, 0, &hdrs);
+    sim_log(ch->sim, "call %llu: 429 (%s rate limit, retry after %d s)",
+            (unsigned long long)ch->call_no, req ? "requests" : "tokens", retry_after_s);
+    return reply_error(ch->conn, MHD_HTTP_TOO_MANY_REQUESTS, msg, req ? "requests" : "tokens", NULL,
+                       "rate_limit_exceeded", &hdrs);
+}
+
+static enum MHD_Result reply_chat_error(sim_chat_t *ch, unsigned status, const char *message,
+                                        const char *type, const char *param, const char *code)
+{
+    llm_sim_headers_t hdrs = {0};
+    chat_finish(ch, 0, &hdrs);
+    return reply_error(ch->conn, status, message, type, param, code, &hdrs);
+}
+
+/* Label, and say loudly when the client's enum disagrees with our taxonomy:
+ * a real strict-schema LLM could not have answered. */
+static void chat_label(sim_chat_t *ch)
+{
+    llm_sim_t *sim = ch->sim;
+    llm_sim_call_label(sim, &ch->call);
+    size_t mismatches = llm_sim_call_enum_mismatches(&ch->call, sim->tx);
     if (mismatches > 0) {
-        /* A real strict-schema LLM could not answer this; say so loudly. */
         fprintf(stderr,
                 "%% call %llu: %zu answers outside the request's category enum "
                 "(client and simulator use different taxonomies?)\n",
-                (unsigned long long)call_no, mismatches);
+                (unsigned long long)ch->call_no, mismatches);
         pthread_mutex_lock(&sim->stats.lock);
         sim->stats.enum_mismatch += mismatches;
         pthread_mutex_unlock(&sim->stats.lock);
     }
-    char *content = llm_sim_content_build(call, sim->tx, &sim->conf, rng, faults);
-    if (!content) {
+}
+
+/* The server's time for this answer: (hang), first token, then decode. */
+static void chat_wait(sim_chat_t *ch, const llm_sim_faults_t *faults, double z,
+                      const llm_sim_answer_t *ans, llm_sim_spent_t *spent)
+{
+    llm_sim_t *sim = ch->sim;
+    const llm_sim_prompt_t *p = &ch->call.prompt;
+    bool cached = p->prefix_hash && llm_sim_prefix_cache_seen(&sim->prefixes, p->prefix_hash);
+    spent->usage = (llm_sim_usage_t){
+        .prompt = p->tokens, .completion = ans->tokens, .cached = cached ? p->prefix_tokens : 0};
+    double first = llm_sim_cost_first_token_ms(&sim->conf, z, ch->call.n,
+                                               p->tokens - spent->usage.cached, &spent->prefill_ms);
+    spent->ttft_ms = first - spent->prefill_ms;
+    llm_sim_sleep_ms(sim, (faults->hang ? sim->conf.hang_ms : 0) + first);
+    spent->decode_ms = llm_sim_decode(sim, ans->tokens);
+    spent->truncated = ans->truncated;
+}
+
+/* The 200 body, with logprobs when asked for and supported. */
+static char *chat_body(sim_chat_t *ch, const llm_sim_answer_t *ans, llm_sim_spent_t *spent)
+{
+    json_t *logprobs = NULL;
+    if (ch->call.logprobs && ch->sim->conf.logprobs == LLM_SIM_LOGPROBS_ON) {
+        json_t *names = llm_sim_call_category_names(&ch->call, ch->sim->tx);
+        logprobs = names ? llm_sim_logprobs_build(ans, names, ch->call.top_logprobs) : NULL;
+        json_decref(names);
+        if (!logprobs) {
+            return NULL;
+        }
+        spent->logprobs_answered = true;
+    }
+    return llm_sim_completion_build(ch->call_no, ch->call.model, ans, &spent->usage, logprobs);
+}
+
+/* Labels, builds, waits out the simulated work and sends the 200. */
+static enum MHD_Result chat_answer(sim_chat_t *ch, llm_sim_faults_t *faults, llm_sim_rng_t *rng)
+{
+    llm_sim_t *sim = ch->sim;
+    llm_sim_answer_t ans;
+    llm_sim_spent_t spent = {0};
+    llm_sim_headers_t hdrs = {0};
+    double z = llm_sim_rng_normal(rng); /* before the content's draws, as it always was */
+    chat_label(ch);
+    if (llm_sim_answer_build(&ch->call, sim->tx, &sim->conf, rng, faults, &ans) != 0) {
+        llm_sim_answer_clear(&ans);
+        chat_finish(ch, 0, &hdrs);
         return MHD_NO;
     }
-    int64_t ptok = (int64_t)(body_len + 3) / 4;
-    int64_t ctok = (int64_t)(strlen(content) + 3) / 4;
-    char *body = llm_sim_completion_build(call_no, call->model, content, ptok, ctok);
-    free(content);
-    if (faults->hang) {
-        stats_bump(sim, &sim->stats.hangs); /* answered late: the client gave up */
-    } else {
-        stats_record_ok(sim, call_no, call, faults, ptok, ctok);
-    }
-    sim_log(sim, "call %llu: %zu queries -> 200%s%s%s%s%s, %zu invalid categories",
-            (unsigned long long)call_no, call->n, faults->hang ? " hang" : "",
+    chat_wait(ch, faults, z, &ans, &spent);
+    char *body = chat_body(ch, &ans, &spent);
+    llm_sim_stats_record_answer(&sim->stats, ch->call_no, &ch->call, faults, &spent);
+    chat_finish(ch, (double)(spent.usage.prompt + spent.usage.completion), &hdrs);
+    sim_log(sim,
+            "call %llu: %zu queries -> 200%s%s%s%s%s%s, %zu invalid categories, %lld+%lld tokens "
+            "(%lld cached), %.0f+%.0f+%.0f ms",
+            (unsigned long long)ch->call_no, ch->call.n, faults->hang ? " hang" : "",
             faults->garbage ? " garbage" : "", faults->fenced ? " fenced" : "",
             faults->shuffle ? " shuffle" : "", faults->missing ? " missing" : "",
-            faults->invalid_cnt);
+            ans.truncated ? " length" : "", faults->invalid_cnt, (long long)spent.usage.prompt,
+            (long long)spent.usage.completion, (long long)spent.usage.cached, spent.ttft_ms,
+            spent.prefill_ms, spent.decode_ms);
+    llm_sim_answer_clear(&ans);
     if (sim->conf.drip_ms > 0) {
-        return reply_drip(sim, conn, MHD_HTTP_OK, body);
+        return reply_drip(sim, ch->conn, MHD_HTTP_OK, body, &hdrs);
     }
-    return reply(conn, MHD_HTTP_OK, body, NULL);
+    return reply(ch->conn, MHD_HTTP_OK, body, &hdrs);
 }
 
-/* A 429 as a rate-limiting gateway sends it, with Retry-After. */
-static enum MHD_Result reply_429(llm_sim_t *sim, struct MHD_Connection *conn, const char *message)
+/* Past admission: the drawn faults, else the answer. */
+static enum MHD_Result chat_run(sim_chat_t *ch)
 {
-    char retry_after[16];
-
-    snprintf(retry_after, sizeof(retry_after), "%d", sim->conf.retry_after_s);
-    stats_bump(sim, &sim->stats.rejected_429);
-    return reply(conn, MHD_HTTP_TOO_MANY_REQUESTS,
-                 llm_sim_error_build(message, "requests", "rate_limit_exceeded"), retry_after);
-}
-
-static enum MHD_Result chat_call(llm_sim_t *sim, struct MHD_Connection *conn, uint64_t call_no,
-                                 const sim_req_t *req)
-{
-    char errstr[256];
-    llm_sim_call_t call;
-    llm_sim_rng_t rng = {.s = sim->conf.seed ^ (call_no * 0xd1b54a32d192ed03ULL)};
-    if (llm_sim_call_parse(req->body.data ? req->body.data : "", req->body.len, &call, errstr,
-                           sizeof(errstr)) != 0) {
-        llm_sim_call_clear(&call);
-        stats_bump(sim, &sim->stats.bad_requests);
-        sim_log(sim, "call %llu: 400 %s", (unsigned long long)call_no, errstr);
-        return reply_error(conn, MHD_HTTP_BAD_REQUEST, errstr, "invalid_request_error", NULL);
-    }
+    llm_sim_t *sim = ch->sim;
+    llm_sim_rng_t rng = {.s = sim->conf.seed ^ (ch->call_no * 0xd1b54a32d192ed03ULL)};
     llm_sim_faults_t faults;
     llm_sim_faults_draw(&sim->conf, &rng, &faults);
-    enum MHD_Result ret;
     if (faults.fail_500) {
-        stats_bump(sim, &sim->stats.errors_500);
-        sim_log(sim, "call %llu: %zu queries -> 500 (injected)", (unsigned long long)call_no,
-                call.n);
-        ret = reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                          "The server had an error while processing your request (simulated)",
-                          "server_error", NULL);
-    } else if (faults.fail_429) {
-        sim_log(sim, "call %llu: %zu queries -> 429 (injected)", (unsigned long long)call_no,
-                call.n);
-        ret = reply_429(sim, conn, "Rate limit reached (simulated)");
-    } else {
-        sim_sleep_ms(sim, (faults.hang ? sim->conf.hang_ms : 0) +
-                              sim_latency_ms(&sim->conf, &rng, call.n));
-        ret = chat_answer(sim, conn, call_no, &call, &faults, &rng, req->body.len);
+        llm_sim_stats_bump(&sim->stats, &sim->stats.errors_500);
+        sim_log(sim, "call %llu: %zu queries -> 500 (injected)", (unsigned long long)ch->call_no,
+                ch->call.n);
+        return reply_chat_error(ch, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                "The server had an error while processing your request (simulated)",
+                                "server_error", NULL, NULL);
     }
-    llm_sim_call_clear(&call);
-    return ret;
+    if (faults.fail_429) {
+        sim_log(sim, "call %llu: %zu queries -> 429 (injected)", (unsigned long long)ch->call_no,
+                ch->call.n);
+        return reply_429(ch, LLM_SIM_429_INJECTED, "Rate limit reached (simulated)");
+    }
+    return chat_answer(ch, &faults, &rng);
 }
 
-/* Admission: auth, size, then the concurrency limit, as a real gateway would. */
-static enum MHD_Result chat_handle(llm_sim_t *sim, struct MHD_Connection *conn,
-                                   const sim_req_t *req)
+/* Parse errors and the logprobs policy: 400s before any budget is taken. */
+static enum MHD_Result chat_validate(sim_chat_t *ch, const sim_req_t *req, bool *ok)
 {
-    uint64_t call_no = atomic_fetch_add(&sim->call_seq, 1) + 1;
+    llm_sim_t *sim = ch->sim;
+    const char *param = NULL;
+    char errstr[256];
+    *ok = false;
+    if (llm_sim_call_parse(req->body.data ? req->body.data : "", req->body.len, &ch->call, &param,
+                           errstr, sizeof(errstr)) != 0) {
+        llm_sim_stats_bump(&sim->stats, &sim->stats.bad_requests);
+        sim_log(sim, "call %llu: 400 %s", (unsigned long long)ch->call_no, errstr);
+        return reply_chat_error(ch, MHD_HTTP_BAD_REQUEST, errstr, "invalid_request_error", param,
+                                NULL);
+    }
+    if (ch->call.logprobs) {
+        llm_sim_stats_t *st = &sim->stats;
+        llm_sim_stats_bump(st, &st->logprobs_asked);
+        if (sim->conf.logprobs == LLM_SIM_LOGPROBS_IGNORE) {
+            llm_sim_stats_bump(st, &st->logprobs_ignored);
+        } else if (sim->conf.logprobs == LLM_SIM_LOGPROBS_REJECT) {
+            llm_sim_stats_bump(st, &st->logprobs_rejected);
+            llm_sim_stats_bump(st, &st->bad_requests);
+            sim_log(sim, "call %llu: 400 logprobs not supported", (unsigned long long)ch->call_no);
+            return reply_chat_error(ch, MHD_HTTP_BAD_REQUEST,
+                                    "logprobs is not supported for this model",
+                                    "invalid_request_error", "logprobs", "unsupported_parameter");
+        }
+    }
+    *ok = true;
+    return MHD_YES;
+}
+
+/* Rate limits, then the concurrency limit, as a provider's gateway orders them. */
+static enum MHD_Result chat_admit(sim_chat_t *ch)
+{
+    llm_sim_t *sim = ch->sim;
     llm_sim_stats_t *st = &sim->stats;
-    stats_bump(sim, &st->calls);
-    if (!auth_ok(sim, conn)) {
-        stats_bump(sim, &st->unauthorized);
-        sim_log(sim, "call %llu: 401", (unsigned long long)call_no);
-        return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "Incorrect API key provided (simulated)",
-                           "invalid_request_error", "invalid_api_key");
+    const llm_sim_call_t *call = &ch->call;
+    double need =
+        (double)call->prompt.tokens +
+        (double)(call->max_tokens > 0 ? call->max_tokens : EST_TOKENS_PER_QUERY * (int64_t)call->n);
+    int retry_after_s = 1;
+    llm_sim_limit_t verdict =
+        llm_sim_limits_admit(&sim->limits, need, kc_mono_us(), &retry_after_s);
+    if (verdict != LLM_SIM_LIMIT_OK) {
+        return reply_rate_limited(ch, verdict, need, retry_after_s);
     }
-    if (req->too_big) {
-        stats_bump(sim, &st->too_large);
-        sim_log(sim, "call %llu: 413", (unsigned long long)call_no);
-        return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 8 MiB",
-                           "invalid_request_error", "request_too_large");
-    }
+    ch->admitted = llm_sim_limits_on(&sim->limits);
+    ch->tokens_taken = sim->limits.tok.on ? need : 0;
     int inflight = atomic_fetch_add(&st->inflight, 1) + 1;
     if (sim->conf.max_concurrency > 0 && inflight > sim->conf.max_concurrency) {
         atomic_fetch_sub(&st->inflight, 1);
-        sim_log(sim, "call %llu: 429 (%d in flight)", (unsigned long long)call_no, inflight);
-        return reply_429(sim, conn, "Rate limit reached: too many concurrent requests (simulated)");
+        sim_log(sim, "call %llu: 429 (%d in flight)", (unsigned long long)ch->call_no, inflight);
+        return reply_429(ch, LLM_SIM_429_CONCURRENCY,
+                         "Rate limit reached: too many concurrent requests (simulated)");
     }
     pthread_mutex_lock(&st->lock);
     if (inflight > st->max_inflight_seen) {
         st->max_inflight_seen = inflight;
     }
     pthread_mutex_unlock(&st->lock);
-    enum MHD_Result ret = chat_call(sim, conn, call_no, req);
+    enum MHD_Result ret = chat_run(ch);
     atomic_fetch_sub(&st->inflight, 1);
+    return ret;
+}
+
+/* Admission: auth, size, validity, then the limits, as a real gateway would. */
+static enum MHD_Result chat_handle(llm_sim_t *sim, struct MHD_Connection *conn,
+                                   const sim_req_t *req)
+{
+    sim_chat_t ch = {.sim = sim, .conn = conn};
+    llm_sim_stats_t *st = &sim->stats;
+    enum MHD_Result ret;
+    bool ok;
+    ch.call_no = atomic_fetch_add(&sim->call_seq, 1) + 1;
+    llm_sim_stats_bump(st, &st->calls);
+    if (!auth_ok(sim, conn)) {
+        /* No rate-limit headers: the caller is unknown. */
+        llm_sim_stats_bump(st, &st->unauthorized);
+        sim_log(sim, "call %llu: 401", (unsigned long long)ch.call_no);
+        return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "Incorrect API key provided (simulated)",
+                           "invalid_request_error", NULL, "invalid_api_key", NULL);
+    }
+    if (req->too_big) {
+        llm_sim_stats_bump(st, &st->too_large);
+        sim_log(sim, "call %llu: 413", (unsigned long long)ch.call_no);
+        return reply_chat_error(&ch, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 8 MiB",
+                                "invalid_request_error", NULL, "request_too_large");
+    }
+    ret = chat_validate(&ch, req, &ok);
+    if (ok) {
+        ret = chat_admit(&ch);
+    }
+    llm_sim_call_clear(&ch.call);
     return ret;
 }
 
@@ -428,11 +432,12 @@ static enum MHD_Result route(llm_sim_t *sim, struct MHD_Connection *conn, const 
     } else if (strcmp(url, "/stats") == 0) {
         if (get) {
             const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "queries");
-            return reply(conn, MHD_HTTP_OK, stats_json(sim, q && strcmp(q, "0") != 0), NULL);
+            return reply(conn, MHD_HTTP_OK, llm_sim_stats_json(sim, q && strcmp(q, "0") != 0),
+                         NULL);
         }
     } else if (strcmp(url, "/stats/reset") == 0) {
         if (post) {
-            stats_reset(&sim->stats);
+            llm_sim_stats_reset(&sim->stats);
             return reply(conn, MHD_HTTP_OK, strdup("{\"status\":\"reset\"}"), NULL);
         }
     } else if (strcmp(url, "/health") == 0) {
@@ -440,11 +445,11 @@ static enum MHD_Result route(llm_sim_t *sim, struct MHD_Connection *conn, const 
             return reply(conn, MHD_HTTP_OK, strdup("{\"status\":\"ok\"}"), NULL);
         }
     } else {
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "unknown path", "invalid_request_error",
-                           "not_found");
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "unknown path", "invalid_request_error", NULL,
+                           "not_found", NULL);
     }
     return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
-                       "invalid_request_error", NULL);
+                       "invalid_request_error", NULL, NULL, NULL);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # kclassify-bench smoke test: a short `stack` run (the bench starts and stops
-# mock Kafka, redis-server, the LLM simulator and a worker itself) and
-# `validate --level basic`. Asserts that the reports are produced and that
-# their numbers are consistent with each other: every request answered once,
-# percentiles ordered, sources adding up, LLM calls seen by the simulator,
-# worker CPU and RSS scraped, plots and index.html written, the stack stopped.
+# mock Kafka, redis-server, the LLM simulator and a worker itself), a shorter
+# one on the simulator's api profile with an --llm-arg, and `validate --level
+# basic`. Asserts that the reports are produced and that their numbers are
+# consistent with each other: every request answered once, percentiles
+# ordered, sources adding up, LLM calls and tokens seen by the simulator, the
+# profile reported, worker CPU and RSS scraped, plots and index.html written,
+# the stack stopped.
 source "$(dirname "$0")/lib.sh"
 
 command -v jq >/dev/null || fail "jq is required"
@@ -28,7 +30,7 @@ expect()
 log "stack: 3 s at 200 req/s over 50 distinct queries (zipf 1.0)"
 OUT="$T/stack"
 bench stack --rate 200 --duration 3 --distinct 50 --zipf 1.0 --partitions 4 \
-    --llm-latency-ms 20 --llm-max-concurrency 8 --out "$OUT" --name smoke
+    --llm-profile fixed --llm-latency-ms 20 --llm-max-concurrency 8 --out "$OUT" --name smoke
 [[ $BENCH_RC -eq 0 ]] || fail "kclassify-bench stack exited with $BENCH_RC"
 S="$OUT/summary.json"
 [[ -s "$S" ]] || fail "no summary.json"
@@ -41,6 +43,13 @@ expect '([.results.by_source[]] | add) == .results.answered' "$S" "sources add u
 expect '.results.by_source.L1 > 0 and .results.hit_rate > 0.5' "$S" "repeats answered from L1"
 expect '.results.llm.calls >= 1 and .results.llm.queries >= 1 and .results.llm.queries <= 50' \
     "$S" "each distinct query reaches the LLM at most once"
+expect '.stack.llm_profile == "fixed" and .stack.llm_latency_ms == 20 and .stack.llm_jitter == null
+        and .results.llm.profile == "fixed"' "$S" "the simulator profile reported" '.'
+# The probe's calls put the worker's constant prompt prefix in the simulator's cache.
+expect '.results.llm as $l | $l.prompt_tokens > $l.cached_tokens and $l.cached_tokens > 0
+        and $l.completion_tokens_per_llm_answered > 0 and $l.llm_answered_share > 0
+        and $l.llm_answered_share <= 1 and $l.llm_answered_per_s > 0 and $l.truncated == 0
+        and $l.rejected_429_by_kind.rate_limit_requests == 0' "$S" "LLM token figures"
 expect '.results.worker_cpu_s > 0 and .results.worker_peak_rss_mib > 1' "$S" "worker metrics"
 expect '.results.offered_rps > 150 and .results.offered_rps < 250' "$S" "offered rate"
 expect '[.processes[] | select(.name == "kclassify-bench")][0].cpu_s > 0' "$S" "bench CPU"
@@ -60,6 +69,29 @@ else
 fi
 grep -q "stopped:" "$OUT/stack/worker-0.log" || fail "the worker was not stopped by SIGTERM"
 
+# The worker's circuit breaker may open during the probe, so the run itself
+# may make no LLM call at all: the assertions hold either way.
+log "stack --llm-profile api with --llm-arg: every LLM call gets an injected 429"
+AOUT="$T/api"
+bench stack --rate 50 --duration 2 --distinct 0 --partitions 1 --no-redis --no-lmdb \
+    --llm-profile api --llm-arg=--fail-429=1 --llm-arg=--ttft-ms=250 --out "$AOUT" --name api \
+    --no-plots --no-csv
+[[ $BENCH_RC -eq 0 ]] || fail "kclassify-bench stack --llm-profile api exited with $BENCH_RC"
+A="$AOUT/summary.json"
+expect '.results.sent == 100 and .results.answered == 100 and .results.lost == 0' "$A" \
+    "every request answered (by the fallback)"
+expect '.stack.llm_profile == "api" and .stack.llm_args == ["--fail-429=1", "--ttft-ms=250"]
+        and .stack.llm_max_concurrency == null and .results.llm.profile == "api"' "$A" \
+    "profile and --llm-arg reported" '.'
+expect '.results.llm.simulator as $c | $c.model == "tokens" and $c.ttft_ms == 250
+        and $c.decode_ms_per_token == 12 and $c.max_concurrency == 64 and $c.rpm == 10000' "$A" \
+    "the simulator's parameters: the api profile with --llm-arg applied" '.results.llm'
+expect '.results.llm as $l | $l.rejected_429 == $l.calls
+        and $l.rejected_429_by_kind.injected == $l.calls and $l.completion_tokens == 0
+        and $l.completion_tokens_per_llm_answered == null and $l.llm_answered_share == 0' \
+    "$A" "429s split by kind"
+grep -q "llm cost   profile api" "$T/bench.log" || fail "no llm cost line in the console summary"
+
 # ------------------------------------------------------------------ validate
 log "validate --level basic"
 VOUT="$T/validate"
@@ -72,6 +104,9 @@ expect '.verdict == "PASS" and (.runs | length) == 3 and all(.runs[]; .pass)' "$
 expect '[.runs[].name] == ["functional", "cache", "consistency"]' "$V" "basic steps" '.'
 expect '.results.answered == 48' "$VOUT/functional/summary.json" "functional set answered"
 expect '.results.hit_rate >= 0.95' "$VOUT/cache/summary.json" "cache step hit rate"
+expect '.stack.llm_profile == "fixed" and .stack.llm_latency_ms == 20
+        and .stack.llm_max_concurrency == 8' "$VOUT/functional/summary.json" \
+    "validate keeps the fixed profile" '.stack'
 grep -q "validate basic (target 1000 ms): PASS" "$T/bench.log" || fail "no verdict line"
 
 log "usage errors exit 2"
@@ -79,3 +114,5 @@ bench validate --level nope --target-ms 5 --out "$T/bad"
 [[ $BENCH_RC -eq 2 ]] || fail "unknown level: exit $BENCH_RC, expected 2"
 bench stack --pattern zigzag
 [[ $BENCH_RC -eq 2 ]] || fail "unknown pattern: exit $BENCH_RC, expected 2"
+bench stack --llm-profile nope
+[[ $BENCH_RC -eq 2 ]] || fail "unknown --llm-profile: exit $BENCH_RC, expected 2"
