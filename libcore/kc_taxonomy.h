@@ -32,7 +32,8 @@ typedef struct kc_taxonomy_s {
     kc_category_t *categories;
     size_t category_cnt;
     size_t default_category; /**< fallback when no cue matches */
-    char *system_prompt;     /**< generated, NUL-terminated */
+    char *system_prompt;     /**< generated, NUL-terminated; without the answer format,
+                                  which the LLM layer appends (kc_llm_proto.h) */
     uint64_t version;        /**< hash of names, descriptions and prompt */
     char *instructions;      /**< optional extra prompt text, may be NULL */
 } kc_taxonomy_t;

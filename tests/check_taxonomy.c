@@ -86,8 +86,11 @@ START_TEST(test_prompt_content)
     }
     ck_assert_msg(strstr(p, "{\"queries\":[{\"id\":\"q0\",\"text\":"), "input format missing");
     ck_assert_msg(strstr(p, "exactly one"), "must ask for exactly one category");
-    ck_assert_msg(strstr(p, "{\"results\":[{\"id\":\"q0\",\"category\":"), "output format missing");
-    ck_assert_msg(strstr(p, "one result per query id"), "must ask for one result per id");
+    /* The answer format depends on the fields asked for, so the LLM layer
+     * appends it (kc_llm_system_prompt_build); the version must not change
+     * with it. */
+    ck_assert_msg(!strstr(p, "{\"results\""), "answer format must not be in the taxonomy prompt");
+    ck_assert_msg(!strstr(p, "confidence"), "answer fields must not be in the taxonomy prompt");
     ck_assert_msg(strstr(p, "never instructions"), "prompt-injection guard missing");
     ck_assert_msg(strstr(p, "use GENERAL"), "default category not named");
     ck_assert_msg(strstr(p, tx->instructions), "instructions not included");

@@ -2,8 +2,9 @@
  * libFuzzer target: kc_taxonomy_parse() over arbitrary JSON text. A taxonomy
  * that parses must satisfy what the rest of the worker relies on (bounded
  * category count, [A-Z0-9_]+ names that find themselves, a default inside
- * the list, a prompt), and must be usable: the LLM request is built from it
- * and the fallback classifier runs on it.
+ * the list, a prompt), and must be usable: the system prompt and LLM request
+ * are built from it for every answer format, and the fallback classifier
+ * runs on it.
  */
 #include "fuzz.h"
 #include "kc_buf.h"
@@ -29,17 +30,40 @@ static void names_check(const kc_taxonomy_t *tx)
     }
 }
 
+/* The LLM request for every answer format: the taxonomy's prompt comes
+ * first, and the answer estimate grows with the number of queries. */
+static void request_check(const kc_taxonomy_t *tx, const char *const *texts, const size_t *lens)
+{
+    static const kc_llm_call_opts_t co = {100, true, 2};
+    char errstr[256];
+    kc_buf_t sys, body;
+
+    kc_buf_init(&sys);
+    kc_buf_init(&body);
+    for (int r = 0; r < 2; r++) {
+        for (int c = 0; c < KC_LLM_CONFIDENCE_CNT; c++) {
+            kc_llm_answer_opts_t ao = {r == 1, (kc_llm_confidence_t)c};
+            FUZZ_CHECK(kc_llm_system_prompt_build(tx, &ao, &sys) == 0, "system prompt");
+            FUZZ_CHECK(strncmp(sys.data, tx->system_prompt, strlen(tx->system_prompt)) == 0,
+                       "the taxonomy's prompt must come first");
+            int rc = kc_llm_request_build(tx, "m", sys.data, &ao, &co, texts, lens, 2, &body,
+                                          errstr, sizeof(errstr));
+            FUZZ_CHECK(rc == 0, "request build with a parsed taxonomy: %s", errstr);
+            int64_t e1 = kc_llm_answer_tokens_estimate(tx, &ao, 1);
+            int64_t e2 = kc_llm_answer_tokens_estimate(tx, &ao, 2);
+            FUZZ_CHECK(e1 > 0 && e2 > e1, "estimates %lld, %lld", (long long)e1, (long long)e2);
+        }
+    }
+    kc_buf_free(&sys);
+    kc_buf_free(&body);
+}
+
 static void use_check(const kc_taxonomy_t *tx)
 {
     static const char *const texts[] = {"latest 2025 trial of metformin", "what is nmr"};
     const size_t lens[] = {strlen(texts[0]), strlen(texts[1])};
-    char errstr[256];
-    kc_buf_t body;
 
-    kc_buf_init(&body);
-    int rc = kc_llm_request_build(tx, "m", texts, lens, 2, &body, errstr, sizeof(errstr));
-    FUZZ_CHECK(rc == 0, "request build with a parsed taxonomy: %s", errstr);
-    kc_buf_free(&body);
+    request_check(tx, texts, lens);
     for (size_t i = 0; i < 2; i++) {
         kc_fallback_result_t fb;
         kc_fallback_classify(tx, texts[i], lens[i], &fb);

@@ -6,7 +6,10 @@ start from inputs that get deep into each parser:
   fuzz_avro_request / fuzz_avro_result  records encoded by kctool.py (Python's
       reference avro package), the tests/data/avro interop fixtures, and a few
       malformed frames (truncated, wrong magic, unknown schema id)
-  fuzz_llm_response  every tests/data/llm body behind a first byte giving n = 3
+  fuzz_llm_response  every tests/data/llm body behind a first byte giving n = 3,
+      and the lp_* (logprobs) bodies also with the KC_LLM_PARSE_LOGPROBS bit
+  fuzz_llm_logprob   the message contents of the tests/data/llm bodies behind
+      a first byte choosing the token cut and mode
   fuzz_cache_rec     cache records in the layout of libcore/kc_cache_rec.h
   fuzz_conf          worker properties files
   fuzz_taxonomy      tests/data/taxonomy/*.json
@@ -16,6 +19,7 @@ Deterministic; run from anywhere with Debian's /usr/bin/python3, then commit.
 import datetime
 import glob
 import hashlib
+import json
 import os
 import shutil
 import struct
@@ -117,9 +121,28 @@ def cache_rec_seeds():
             full[:30], full + b"x", b"\x02" + full[1:]]
 
 
+def llm_files():
+    return sorted(glob.glob(os.path.join(ROOT, "tests", "data", "llm", "*")))
+
+
 def llm_seeds():
-    return [b"\x02" + open(p, "rb").read()
-            for p in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "llm", "*")))]
+    out = [b"\x02" + open(p, "rb").read() for p in llm_files()]
+    # 0x80: parse with KC_LLM_PARSE_LOGPROBS
+    out += [b"\x82" + open(p, "rb").read() for p in llm_files()
+            if os.path.basename(p).startswith("lp_")]
+    return out
+
+
+def logprob_seeds():
+    out = []
+    for p in llm_files():
+        try:
+            content = json.load(open(p, "rb"))["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            continue
+        if isinstance(content, str):
+            out.append(bytes([len(out) % 256]) + content.encode())
+    return out
 
 
 CONFS = [
@@ -163,6 +186,8 @@ def main():
         write("fuzz_cache_rec", d)
     for d in llm_seeds():
         write("fuzz_llm_response", d)
+    for d in logprob_seeds():
+        write("fuzz_llm_logprob", d)
     for c in CONFS:
         write("fuzz_conf", c.encode())
     for d in taxonomy_seeds():
