@@ -9,8 +9,25 @@ void kc_breaker_init(kc_breaker_t *b, int failures, int64_t open_us, int64_t ope
     b->open_us = open_us;
     b->open_until = 0;
     b->consecutive = 0;
+    b->recent = 0;
+    b->recent_cnt = 0;
     b->probe_out = false;
     b->opened = 0;
+}
+
+static int popcount32(uint32_t v)
+{
+    int n = 0;
+    for (; v; v &= v - 1) {
+        n++;
+    }
+    return n;
+}
+
+/* Most of the recent calls failed, not just the last few by chance. */
+static bool mostly_failing(const kc_breaker_t *b)
+{
+    return popcount32(b->recent) * 5 >= b->recent_cnt * 4;
 }
 
 static void trip(kc_breaker_t *b, int64_t now)
@@ -48,6 +65,8 @@ void kc_breaker_record(kc_breaker_t *b, bool success, int64_t now)
         if (success) {
             b->state = KC_BREAKER_CLOSED;
             b->consecutive = 0;
+            b->recent = 0;
+            b->recent_cnt = 0;
             b->open_us = b->open_base_us;
         } else {
             /* The endpoint is still sick: wait longer before the next probe. */
@@ -61,7 +80,9 @@ void kc_breaker_record(kc_breaker_t *b, bool success, int64_t now)
         return; /* a call started before the trip: its outcome changes nothing */
     }
     b->consecutive = success ? 0 : b->consecutive + 1;
-    if (b->consecutive >= b->failures) {
+    b->recent = ((b->recent << 1) | !success) & ((1u << KC_BREAKER_WINDOW) - 1);
+    b->recent_cnt += b->recent_cnt < KC_BREAKER_WINDOW;
+    if (b->consecutive >= b->failures && (mostly_failing(b) || b->consecutive >= 2 * b->failures)) {
         trip(b, now);
     }
 }
@@ -69,27 +90,4 @@ void kc_breaker_record(kc_breaker_t *b, bool success, int64_t now)
 const char *kc_breaker_state_name(kc_breaker_state_t s)
 {
     return s == KC_BREAKER_CLOSED ? "closed" : s == KC_BREAKER_OPEN ? "open" : "half_open";
-}
-
-void kc_aimd_init(kc_aimd_t *a, int max)
-{
-    a->max = max > 0 ? max : 1;
-    a->limit = a->max;
-    a->successes = 0;
-    a->decreases = a->increases = 0;
-}
-
-void kc_aimd_record(kc_aimd_t *a, bool congestion, bool success)
-{
-    if (congestion) {
-        a->limit = a->limit / 2 > 1 ? a->limit / 2 : 1;
-        a->successes = 0;
-        a->decreases++;
-    } else if (success && ++a->successes >= a->limit) {
-        a->successes = 0;
-        if (a->limit < a->max) {
-            a->limit++;
-            a->increases++;
-        }
-    }
 }

@@ -1,19 +1,22 @@
 /**
  * @file kc_breaker.h
- * @brief Circuit breaker and AIMD concurrency limit for the LLM endpoint.
+ * @brief Circuit breaker for the LLM endpoint.
  *
- * Pure state machines driven by the caller's clock (monotonic microseconds),
- * so they are tested without sleeping.
+ * A pure state machine driven by the caller's clock (monotonic microseconds),
+ * so it is tested without sleeping.
  *
  * Breaker: CLOSED counts consecutive failed calls; at `failures` it OPENs for
- * `open_us`. Once that has passed, the next kc_breaker_allow() turns it
- * HALF_OPEN and lets exactly one probe call through. A probe success CLOSEs
- * it (and resets the open time); a probe failure re-OPENs it for twice the
- * previous time, capped at `open_max_us`.
+ * `open_us`, provided at least 80% of the last KC_BREAKER_WINDOW calls
+ * failed too, or the failures in a row reach twice `failures`: a server that
+ * dies trips it within 2 x failures calls, while a flaky one that still
+ * answers most calls (five failures in a row happen by chance at a 35%
+ * failure rate, every ~200 calls; ten about every 36,000) keeps being asked
+ * and its failures are retried. Once that has passed, the next
+ * kc_breaker_allow() turns it HALF_OPEN and lets exactly one probe call through. A probe success
+ * CLOSEs it (and resets the open time); a probe failure re-OPENs it for twice the previous time,
+ * capped at `open_max_us`.
  *
- * AIMD: the concurrency limit starts at max; a congestion signal (429,
- * timeout) halves it (at least 1); each window of `limit` successes adds one,
- * never above max.
+ * The concurrency limit of LLM calls is kc_limiter.h (latency-based).
  */
 #ifndef KC_BREAKER_H
 #define KC_BREAKER_H
@@ -27,6 +30,8 @@ typedef enum {
     KC_BREAKER_HALF_OPEN = 2
 } kc_breaker_state_t;
 
+#define KC_BREAKER_WINDOW 20 /**< recent calls whose failure rate must be high too */
+
 typedef struct kc_breaker_s {
     kc_breaker_state_t state;
     int failures;         /**< threshold of consecutive failed calls */
@@ -35,6 +40,8 @@ typedef struct kc_breaker_s {
     int64_t open_us;      /**< current open period */
     int64_t open_until;   /**< when OPEN: monotonic us */
     int consecutive;      /**< failed calls in a row while CLOSED */
+    uint32_t recent;      /**< outcome bits of the last calls, 1 = failed (newest lowest) */
+    int recent_cnt;       /**< calls in `recent`, at most KC_BREAKER_WINDOW */
     bool probe_out;       /**< HALF_OPEN: the probe call is running */
     uint64_t opened;      /**< times it opened */
 } kc_breaker_t;
@@ -52,17 +59,5 @@ void kc_breaker_record(kc_breaker_t *b, bool success, int64_t now);
 
 /** @brief "closed", "open", "half_open". */
 const char *kc_breaker_state_name(kc_breaker_state_t s);
-
-typedef struct kc_aimd_s {
-    int max;
-    int limit;
-    int successes; /**< in the current window */
-    uint64_t decreases, increases;
-} kc_aimd_t;
-
-void kc_aimd_init(kc_aimd_t *a, int max);
-
-/** @brief Report a call outcome: congestion (429, timeout) or success. */
-void kc_aimd_record(kc_aimd_t *a, bool congestion, bool success);
 
 #endif

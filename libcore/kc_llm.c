@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 /* One running call. Easy handles are kept on a free list so connections and
  * buffers are reused: keep-alive is the point of a long-lived client. */
-typedef struct kc_llm_call_s {
+struct kc_llm_call_s {
     struct kc_llm_call_s *next;   /* free list, or running list */
     struct kc_llm_call_s **pprev; /* running list back link */
     CURL *easy;
@@ -19,15 +21,21 @@ typedef struct kc_llm_call_s {
     size_t n;
     int64_t start_us;
     int overflow;
+    unsigned parse_flags;
+    kc_rl_headers_t rl;
+    int64_t retry_after_ms;
+    bool retry_after_fine; /* from retry-after-ms */
     kc_llm_done_cb *cb;
     void *opaque;
-} kc_llm_call_t;
+};
 
 struct kc_llm_s {
     CURLM *multi;
     struct curl_slist *headers;
     char *endpoint;
     char *model;
+    kc_buf_t system; /* built once: byte-identical across calls */
+    kc_llm_answer_opts_t answer;
     const kc_taxonomy_t *tx;
     int64_t timeout_ms;
     int64_t inflight_max;
@@ -49,6 +57,68 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     }
     if (kc_buf_append(&call->resp, ptr, len) != 0) {
         return 0;
+    }
+    return len;
+}
+
+static bool header_is(const char *line, size_t len, const char *name)
+{
+    size_t nlen = strlen(name);
+    return len > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0;
+}
+
+/* The value of a header line after "name:", without surrounding blanks. */
+static void header_value(const char *line, size_t len, size_t name_len, const char **v,
+                         size_t *vlen)
+{
+    const char *p = line + name_len + 1, *end = line + len;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+    while (end > p && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+    *v = p;
+    *vlen = (size_t)(end - p);
+}
+
+/* Rate-limit and Retry-After headers; a new status line (a redirect, an
+ * interim response) starts over. retry-after-ms (Azure OpenAI) wins over
+ * Retry-After, which has only whole seconds. */
+static size_t header_cb(char *line, size_t size, size_t nmemb, void *userdata)
+{
+    kc_llm_call_t *call = userdata;
+    size_t len = size * nmemb, vlen;
+    const char *v;
+    int64_t ms;
+
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        kc_rl_headers_init(&call->rl);
+        call->retry_after_ms = 0;
+        call->retry_after_fine = false;
+    } else if (header_is(line, len, "retry-after-ms")) {
+        header_value(line, len, 14, &v, &vlen);
+        ms = 0;
+        for (size_t i = 0; i < vlen && v[i] >= '0' && v[i] <= '9'; i++) {
+            ms = ms * 10 + (v[i] - '0');
+            if (ms > KC_RL_RETRY_AFTER_MAX_MS) {
+                ms = KC_RL_RETRY_AFTER_MAX_MS; /* and no overflow, however long */
+                break;
+            }
+        }
+        if (vlen > 0 && v[0] >= '0' && v[0] <= '9') {
+            call->retry_after_ms = ms;
+            call->retry_after_fine = true;
+        }
+    } else if (header_is(line, len, "retry-after")) {
+        header_value(line, len, 11, &v, &vlen);
+        if (!call->retry_after_fine &&
+            kc_rl_retry_after_parse(v, vlen, (int64_t)time(NULL), &ms) == 0) {
+            call->retry_after_ms = ms;
+        }
+    } else {
+        kc_rl_header_line(&call->rl, line, len);
     }
     return len;
 }
@@ -80,6 +150,13 @@ kc_llm_t *kc_llm_new(const kc_llm_conf_t *conf, const kc_taxonomy_t *tx, char *e
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     llm->tx = tx;
+    llm->answer = conf->answer;
+    kc_buf_init(&llm->system);
+    if (kc_llm_system_prompt_build(tx, &conf->answer, &llm->system) != 0) {
+        kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "cannot build the system prompt");
+        kc_llm_destroy(llm);
+        return NULL;
+    }
     llm->timeout_ms = conf->timeout_ms;
     llm->inflight_max = conf->inflight_max;
     llm->response_max_bytes = conf->response_max_bytes;
@@ -128,6 +205,7 @@ void kc_llm_destroy(kc_llm_t *llm)
         curl_multi_cleanup(llm->multi);
     }
     curl_slist_free_all(llm->headers);
+    kc_buf_free(&llm->system);
     free(llm->endpoint);
     free(llm->model);
     free(llm);
@@ -158,10 +236,13 @@ static kc_llm_call_t *call_get(kc_llm_t *llm)
     return call;
 }
 
-static void call_setup(kc_llm_t *llm, kc_llm_call_t *call)
+static void call_setup(kc_llm_t *llm, kc_llm_call_t *call, int64_t timeout_ms)
 {
     CURL *e = call->easy;
 
+    if (timeout_ms <= 0 || timeout_ms > llm->timeout_ms) {
+        timeout_ms = llm->timeout_ms;
+    }
     curl_easy_setopt(e, CURLOPT_URL, llm->endpoint);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body.data);
@@ -170,15 +251,18 @@ static void call_setup(kc_llm_t *llm, kc_llm_call_t *call)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
     curl_easy_setopt(e, CURLOPT_PRIVATE, call);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)llm->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)llm->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 }
 
 int kc_llm_submit(kc_llm_t *llm, const char *const *texts, const size_t *lens, size_t n,
-                  kc_llm_done_cb *cb, void *opaque, char *errstr, size_t errstr_size)
+                  const kc_llm_call_opts_t *co, int64_t timeout_ms, kc_llm_done_cb *cb,
+                  void *opaque, kc_llm_call_t **callp, char *errstr, size_t errstr_size)
 {
     kc_llm_call_t *call;
     int err;
@@ -190,8 +274,8 @@ int kc_llm_submit(kc_llm_t *llm, const char *const *texts, const size_t *lens, s
     if (!(call = call_get(llm))) {
         return kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of memory");
     }
-    err =
-        kc_llm_request_build(llm->tx, llm->model, texts, lens, n, &call->body, errstr, errstr_size);
+    err = kc_llm_request_build(llm->tx, llm->model, llm->system.data, &llm->answer, co, texts, lens,
+                               n, &call->body, errstr, errstr_size);
     if (err) {
         call->next = llm->free_calls;
         llm->free_calls = call;
@@ -201,7 +285,11 @@ int kc_llm_submit(kc_llm_t *llm, const char *const *texts, const size_t *lens, s
     call->cb = cb;
     call->opaque = opaque;
     call->start_us = kc_mono_us();
-    call_setup(llm, call);
+    call->parse_flags = co && co->logprobs ? KC_LLM_PARSE_LOGPROBS : 0;
+    kc_rl_headers_init(&call->rl);
+    call->retry_after_ms = 0;
+    call->retry_after_fine = false;
+    call_setup(llm, call, timeout_ms);
     if (curl_multi_add_handle(llm->multi, call->easy) != CURLM_OK) {
         call->next = llm->free_calls;
         llm->free_calls = call;
@@ -216,6 +304,9 @@ int kc_llm_submit(kc_llm_t *llm, const char *const *texts, const size_t *lens, s
     llm->inflight++;
     llm->stats.calls++;
     llm->stats.queries += n;
+    if (callp) {
+        *callp = call;
+    }
     return 0;
 }
 
@@ -241,18 +332,35 @@ void kc_llm_wakeup(kc_llm_t *llm)
 
 /* Turn a finished transfer into an outcome: transport error, HTTP error or a
  * parsed response. */
+/* An HTTP error: say what the server said, and whether it refused a
+ * parameter we sent (a server without logprobs support). */
+static void http_error(kc_llm_call_t *call, kc_llm_outcome_t *out)
+{
+    char msg[200] = "";
+    const char *body = call->resp.data ? call->resp.data : "";
+
+    if (out->http_status >= 400 && out->http_status < 500 && out->http_status != 429 &&
+        (call->parse_flags & KC_LLM_PARSE_LOGPROBS)) {
+        out->param_rejected =
+            kc_llm_error_names_param(body, call->resp.len, "logprobs", msg, sizeof(msg)) ||
+            kc_llm_error_names_param(body, call->resp.len, "top_logprobs", msg, sizeof(msg));
+    } else {
+        kc_llm_error_names_param(body, call->resp.len, "", msg, sizeof(msg));
+    }
+    out->err = kc_seterr(KC_ERR_LLM, out->errstr, sizeof(out->errstr), "LLM answered HTTP %ld%s%s",
+                         out->http_status, *msg ? ": " : "", msg);
+}
+
 static void call_outcome(kc_llm_call_t *call, CURLcode cc, kc_llm_outcome_t *out)
 {
     kc_llm_t *llm = call->llm;
-    curl_off_t retry_after = 0;
 
     memset(out, 0, sizeof(*out));
     out->latency_us = kc_mono_us() - call->start_us;
+    out->request_bytes = call->body.len;
+    out->rl = call->rl;
+    out->retry_after_ms = call->retry_after_ms;
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &out->http_status);
-    if (curl_easy_getinfo(call->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-        retry_after > 0) {
-        out->retry_after_ms = (int64_t)retry_after * 1000;
-    }
     if (call->overflow) {
         out->err =
             kc_seterr(KC_ERR_TOOBIG, out->errstr, sizeof(out->errstr),
@@ -262,12 +370,11 @@ static void call_outcome(kc_llm_call_t *call, CURLcode cc, kc_llm_outcome_t *out
             kc_seterr(cc == CURLE_OPERATION_TIMEDOUT ? KC_ERR_TIMEOUT : KC_ERR_LLM, out->errstr,
                       sizeof(out->errstr), "LLM call failed: %s", curl_easy_strerror(cc));
     } else if (out->http_status != 200) {
-        out->err = kc_seterr(KC_ERR_LLM, out->errstr, sizeof(out->errstr), "LLM answered HTTP %ld",
-                             out->http_status);
+        http_error(call, out);
     } else {
-        out->err =
-            kc_llm_response_parse(llm->tx, call->resp.data ? call->resp.data : "", call->resp.len,
-                                  call->n, &out->resp, out->errstr, sizeof(out->errstr));
+        out->err = kc_llm_response_parse(llm->tx, call->resp.data ? call->resp.data : "",
+                                         call->resp.len, call->n, call->parse_flags, &out->resp,
+                                         out->errstr, sizeof(out->errstr));
     }
     if (out->err) {
         llm->stats.failed_calls++;
@@ -275,6 +382,8 @@ static void call_outcome(kc_llm_call_t *call, CURLcode cc, kc_llm_outcome_t *out
         llm->stats.ok_calls++;
         llm->stats.prompt_tokens += (uint64_t)out->resp.prompt_tokens;
         llm->stats.completion_tokens += (uint64_t)out->resp.completion_tokens;
+        llm->stats.cached_tokens += (uint64_t)out->resp.cached_tokens;
+        llm->stats.truncated += out->resp.truncated;
     }
 }
 
@@ -293,15 +402,29 @@ static void call_finish(kc_llm_t *llm, kc_llm_call_t *call, kc_llm_outcome_t *ou
     llm->free_calls = call;
 }
 
-void kc_llm_cancel_all(kc_llm_t *llm)
+void kc_llm_cancel(kc_llm_t *llm, kc_llm_call_t *call)
 {
     kc_llm_outcome_t out;
 
+    memset(&out, 0, sizeof(out));
+    out.err = kc_seterr(KC_ERR_STATE, out.errstr, sizeof(out.errstr), "LLM call cancelled");
+    out.cancelled = true;
+    out.latency_us = kc_mono_us() - call->start_us;
+    out.request_bytes = call->body.len;
+    llm->stats.cancelled_calls++;
+    call_finish(llm, call, &out);
+}
+
+void kc_llm_cancel_all(kc_llm_t *llm)
+{
     while (llm->running) {
-        memset(&out, 0, sizeof(out));
-        out.err = kc_seterr(KC_ERR_STATE, out.errstr, sizeof(out.errstr), "LLM call cancelled");
-        call_finish(llm, llm->running, &out);
+        kc_llm_cancel(llm, llm->running);
     }
+}
+
+const char *kc_llm_system_prompt(const kc_llm_t *llm)
+{
+    return llm->system.data;
 }
 
 int kc_llm_perform(kc_llm_t *llm)

@@ -11,21 +11,25 @@
 #define KC_LLM_H
 
 #include "kc_llm_proto.h"
+#include "kc_ratelimit.h"
 #include "kc_taxonomy.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct kc_llm_s kc_llm_t;
+typedef struct kc_llm_call_s kc_llm_call_t; /**< a running call (handle for kc_llm_cancel) */
 
 typedef struct kc_llm_conf_s {
     const char *url;     /**< base URL, "/chat/completions" is appended */
     const char *model;   /**< model name */
     const char *api_key; /**< bearer token or NULL; never logged */
-    int64_t timeout_ms;
+    int64_t timeout_ms;  /**< ceiling of every call's own timeout */
     int64_t inflight_max;
     int64_t response_max_bytes;
+    kc_llm_answer_opts_t answer; /**< what each result carries */
 } kc_llm_conf_t;
 
 /** @brief Outcome of one call, passed to the callback. */
@@ -34,7 +38,11 @@ typedef struct kc_llm_outcome_s {
     long http_status; /**< 0 if no HTTP response */
     char errstr[256]; /**< why err != 0 */
     int64_t latency_us;
-    int64_t retry_after_ms; /**< from a Retry-After header, 0 if none */
+    int64_t retry_after_ms; /**< Retry-After / retry-after-ms (capped), 0 if none */
+    kc_rl_headers_t rl;     /**< x-ratelimit-* headers of the response */
+    bool param_rejected;    /**< a 4xx naming a parameter we sent (logprobs) */
+    bool cancelled;         /**< kc_llm_cancel() or shutdown */
+    size_t request_bytes;   /**< size of the request body */
     kc_llm_response_t resp; /**< valid when err == 0; owned by the client */
 } kc_llm_outcome_t;
 
@@ -50,11 +58,22 @@ void kc_llm_destroy(kc_llm_t *llm);
 
 /**
  * @brief Start a call classifying n queries; cb(opaque, outcome) runs from a
- * later kc_llm_perform().
+ * later kc_llm_perform() (or kc_llm_cancel()).
+ * @param co per-call options (max_tokens, logprobs); NULL = none.
+ * @param timeout_ms this call's timeout, cut to the configured ceiling.
+ * @param callp receives the call's handle (valid until its callback ran); may be NULL.
  * @returns 0, KC_ERR_FULL if inflight_max calls are running, or an error.
  */
 int kc_llm_submit(kc_llm_t *llm, const char *const *texts, const size_t *lens, size_t n,
-                  kc_llm_done_cb *cb, void *opaque, char *errstr, size_t errstr_size);
+                  const kc_llm_call_opts_t *co, int64_t timeout_ms, kc_llm_done_cb *cb,
+                  void *opaque, kc_llm_call_t **callp, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Abort one running call: its callback runs now with err
+ * KC_ERR_STATE and outcome.cancelled set (the transfer is dropped, so the
+ * server may stop generating).
+ */
+void kc_llm_cancel(kc_llm_t *llm, kc_llm_call_t *call);
 
 /** @brief Calls running now. */
 size_t kc_llm_inflight(const kc_llm_t *llm);
@@ -80,9 +99,13 @@ int kc_llm_perform(kc_llm_t *llm);
 
 /** @brief Counters since creation. */
 typedef struct kc_llm_stats_s {
-    uint64_t calls, queries, ok_calls, failed_calls;
-    uint64_t prompt_tokens, completion_tokens;
+    uint64_t calls, queries, ok_calls, failed_calls, cancelled_calls;
+    uint64_t prompt_tokens, completion_tokens, cached_tokens;
+    uint64_t truncated; /**< answers cut by max_tokens (finish_reason "length") */
 } kc_llm_stats_t;
+
+/** @brief The system prompt every call sends (byte-identical across calls). */
+const char *kc_llm_system_prompt(const kc_llm_t *llm);
 void kc_llm_stats(const kc_llm_t *llm, kc_llm_stats_t *st);
 
 #endif

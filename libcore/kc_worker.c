@@ -295,10 +295,18 @@ static int subscribe(kc_worker_t *w, char *errstr, size_t errstr_size)
 
 static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errstr_size)
 {
-    kc_llm_conf_t lconf = {
-        w->conf.llm_url,        w->conf.llm_model,        api_key,
-        w->conf.llm_timeout_ms, w->conf.llm_inflight_max, w->conf.llm_response_max_bytes};
+    kc_llm_conf_t lconf = {w->conf.llm_url,
+                           w->conf.llm_model,
+                           api_key,
+                           w->conf.llm_timeout_ms,
+                           w->conf.llm_inflight_max,
+                           w->conf.llm_response_max_bytes,
+                           {false, KC_LLM_CONFIDENCE_NONE}};
 
+    if (kc_worker_conf_check(&w->conf, errstr, errstr_size) != 0) {
+        return KC_ERR_CONFIG;
+    }
+    kc_worker_answer_opts(w, &lconf.answer);
     w->tx = *w->conf.taxonomy_file ? kc_taxonomy_load(w->conf.taxonomy_file, errstr, errstr_size)
                                    : kc_taxonomy_new_default();
     if (!w->tx) {
@@ -319,7 +327,13 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
     if (!(w->llm = kc_llm_new(&lconf, w->tx, errstr, errstr_size))) {
         return KC_ERR_NOMEM;
     }
-    kc_worker_queues_init(w);
+    kc_heap_init(&w->deadlines, kc_worker_deadline_before, kc_worker_deadline_set_pos);
+    kc_breaker_init(&w->breaker, (int)w->conf.llm_breaker_failures,
+                    w->conf.llm_breaker_open_ms * 1000, w->conf.llm_breaker_open_max_ms * 1000);
+    w->rng = (uint64_t)kc_mono_us() ^ ((uint64_t)getpid() << 32);
+    if (kc_worker_llm_init(w, errstr, errstr_size) != 0) {
+        return KC_ERR_CONFIG;
+    }
     w->inflight = kc_keymap_new(1024);
     w->msgs = calloc((size_t)w->conf.batch_max_messages, sizeof(*w->msgs));
     if (!w->inflight || !w->msgs || pipe(w->wake_pipe) != 0) {
@@ -416,9 +430,8 @@ void kc_worker_destroy(kc_worker_t *w)
         fclose(w->warm_fp);
     }
     kc_keymap_destroy(w->inflight);
-    kc_heap_free(&w->llmq);
+    kc_worker_llm_free(w);
     kc_heap_free(&w->deadlines);
-    kc_heap_free(&w->retryq);
     kc_llm_destroy(w->llm);
     kc_l1_destroy(w->l1);
     kc_avro_destroy(w->av);

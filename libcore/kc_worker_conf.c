@@ -1,5 +1,8 @@
 #include "kc_worker_conf.h"
 
+#include "kc_err.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -20,25 +23,55 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
      "OpenAI-compatible base URL (POST {llm.url}/chat/completions); empty = LLM disabled, "
      "fallback classifier only"},
     {"llm.model", KC_CONF_STR, "gpt-4o-mini", 0, 0, OFF(llm_model), "Model name sent to the LLM"},
-    {"llm.timeout.ms", KC_CONF_INT, "1500", 10, 600000, OFF(llm_timeout_ms),
-     "Timeout of one LLM call"},
+    {"llm.timeout.ms", KC_CONF_INT, "30000", 10, 600000, OFF(llm_timeout_ms),
+     "Ceiling of any LLM call's timeout; each call's own timeout comes from its queries' "
+     "deadlines and the latency model (docs/llm.md)"},
     {"llm.batch.max", KC_CONF_INT, "16", 1, 1024, OFF(llm_batch_max),
-     "Distinct queries per LLM call at most"},
+     "Distinct queries per LLM call at most; calls are sized below it so that their predicted "
+     "p90 latency fits their queries' deadlines"},
     {"llm.batch.linger.ms", KC_CONF_INT, "0", 0, 10000, OFF(llm_batch_linger_ms),
      "How long queued misses may wait for a fuller LLM call when a slot is free (fewer, larger "
      "calls for some latency); 0 = a call starts as soon as a slot is free"},
     {"coalesce.inflight", KC_CONF_BOOL, "true", 0, 0, OFF(coalesce_inflight),
      "Attach a request to a lookup already running for the same query (false only to measure "
      "a naive system)"},
-    {"llm.inflight.max", KC_CONF_INT, "8", 1, 1024, OFF(llm_inflight_max),
-     "Concurrent LLM calls at most"},
+    {"llm.inflight.max", KC_CONF_INT, "64", 1, 1024, OFF(llm_inflight_max),
+     "Concurrent LLM calls at most: the upper bound of the latency-based concurrency limit"},
+    {"llm.inflight.min", KC_CONF_INT, "4", 1, 1024, OFF(llm_inflight_min),
+     "The concurrency limit never goes below this (so the LLM keeps being asked); at most "
+     "llm.inflight.max"},
+    {"llm.rpm", KC_CONF_INT, "0", 0, 100000000, OFF(llm_rpm),
+     "Provider requests-per-minute budget of this worker (calls are paced to stay inside it); "
+     "0 = unknown: only the x-ratelimit-* headers and Retry-After pace"},
+    {"llm.tpm", KC_CONF_INT, "0", 0, 10000000000LL, OFF(llm_tpm),
+     "Provider tokens-per-minute budget of this worker (prompt + max completion tokens per "
+     "call); 0 = unknown"},
+    {"llm.hedge.max.pct", KC_CONF_INT, "5", 0, 100, OFF(llm_hedge_max_pct),
+     "A call still running past its predicted p99 is sent again (first valid answer wins) "
+     "while its queries have time; at most this many extra calls per 100 calls; 0 = off"},
+    {"llm.reasoning", KC_CONF_STR, "none", 0, 0, OFF(llm_reasoning),
+     "none: answers carry only the category; short: also a one-sentence reasoning (about 30 "
+     "more output tokens per query, and latency with them)"},
+    {"llm.confidence", KC_CONF_STR, "auto", 0, 0, OFF(llm_confidence),
+     "auto: the category's probability from token logprobs (stops asking if the server "
+     "refuses or ignores them); field: a confidence number the model writes; none: not "
+     "asked (0.5 = unknown)"},
+    {"llm.prior.ttft.ms", KC_CONF_INT, "300", 0, 600000, OFF(llm_prior_ttft_ms),
+     "First guess of the LLM's time to first token, until calls are measured"},
+    {"llm.prior.decode.us.per.token", KC_CONF_INT, "30000", 0, 10000000,
+     OFF(llm_prior_decode_us_per_token),
+     "First guess of the LLM's time per output token (microseconds); on the slow side on "
+     "purpose: calls start small and grow as the model learns"},
+    {"llm.prior.prefill.us.per.token", KC_CONF_INT, "20", 0, 10000000,
+     OFF(llm_prior_prefill_us_per_token),
+     "First guess of the LLM's time per uncached input token (microseconds)"},
     {"llm.response.max.bytes", KC_CONF_INT, "4194304", 1024, 1073741824,
      OFF(llm_response_max_bytes), "Largest LLM response body accepted"},
-    {"llm.item.attempts", KC_CONF_INT, "2", 1, 10, OFF(llm_item_attempts),
-     "LLM calls a query may take part in before the fallback answers it (a missing or invalid "
-     "result is retried in a later call)"},
-    {"llm.retries", KC_CONF_INT, "2", 0, 100, OFF(llm_retries),
-     "Retries of a call that failed with 429, 5xx, a timeout or a transport error "
+    {"llm.item.attempts", KC_CONF_INT, "4", 1, 10, OFF(llm_item_attempts),
+     "Answers a query may get that are missing or invalid before the fallback answers it (each "
+     "is retried in a later call, only while its requests have time left)"},
+    {"llm.retries", KC_CONF_INT, "4", 0, 100, OFF(llm_retries),
+     "Retries of a query whose call failed with 429, 5xx, a timeout or a transport error "
      "(exponential backoff with full jitter, Retry-After honoured), only while its requests "
      "have time left"},
     {"llm.retry.backoff.ms", KC_CONF_INT, "100", 1, 600000, OFF(llm_retry_backoff_ms),
@@ -107,12 +140,16 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
      "How long a micro-batch waits to fill up"},
     {"sla.deadline.ms", KC_CONF_INT, "2000", 1, 3600000, OFF(sla_deadline_ms),
      "Deadline of a request whose deadline_ms is 0 (from created_at)"},
+    {"sla.deadline.max.ms", KC_CONF_INT, "60000", 1, 3600000, OFF(sla_deadline_max_ms),
+     "A request's deadline_ms above this is cut to it (a requester cannot hold a partition's "
+     "commit for days)"},
     {"sla.deadline.margin.ms", KC_CONF_INT, "100", 0, 60000, OFF(sla_deadline_margin_ms),
      "A request still waiting this long before its deadline is answered by the fallback "
      "classifier (a late LLM answer still fills the cache)"},
     {"llm.queue.max", KC_CONF_INT, "10000", 1, 10000000, OFF(llm_queue_max),
-     "Distinct queries waiting for an LLM slot at most; beyond it, requests already past "
-     "their deadline do not queue a cache-filling lookup"},
+     "Distinct queries queued for the LLM at most (live, cache-filling and backing off); "
+     "beyond it the oldest cache-filling lookups are dropped, and a new query nobody's lookup "
+     "can make room for is answered by the fallback at once"},
     {"query.max.bytes", KC_CONF_INT, "4096", 1, 1048576, OFF(query_max_bytes),
      "Longest query accepted; longer ones get an ERROR reply"},
     {"taxonomy.file", KC_CONF_STR, "", 0, 0, OFF(taxonomy_file),
@@ -135,6 +172,32 @@ int kc_worker_conf_init(kc_worker_conf_t *conf, char *errstr, size_t errstr_size
 {
     memset(conf, 0, sizeof(*conf));
     return kc_conf_defaults(kc_worker_conf_props, conf, errstr, errstr_size);
+}
+
+static bool one_of(const char *v, const char *const *allowed)
+{
+    for (; *allowed; allowed++) {
+        if (strcmp(v, *allowed) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int kc_worker_conf_check(const kc_worker_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    static const char *const reasoning[] = {"none", "short", NULL};
+    static const char *const confidence[] = {"auto", "field", "none", NULL};
+
+    if (!one_of(conf->llm_reasoning, reasoning)) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                         "llm.reasoning=%s: must be none or short", conf->llm_reasoning);
+    }
+    if (!one_of(conf->llm_confidence, confidence)) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                         "llm.confidence=%s: must be auto, field or none", conf->llm_confidence);
+    }
+    return 0;
 }
 
 void kc_worker_conf_free(kc_worker_conf_t *conf)

@@ -7,6 +7,7 @@
 
 #include "kc_conf.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct kc_worker_conf_s {
@@ -27,6 +28,16 @@ typedef struct kc_worker_conf_s {
     int64_t llm_retries;
     int64_t llm_retry_backoff_ms;
     int64_t llm_retry_backoff_max_ms;
+    int64_t llm_inflight_min;
+    int64_t llm_rpm;
+    int64_t llm_tpm;
+    int64_t llm_hedge_max_pct;
+    char *llm_reasoning;
+    char *llm_confidence;
+    int64_t llm_prior_ttft_ms;
+    int64_t llm_prior_decode_us_per_token;
+    int64_t llm_prior_prefill_us_per_token;
+    int64_t sla_deadline_max_ms;
     int64_t llm_breaker_failures;
     int64_t llm_breaker_open_ms;
     int64_t llm_breaker_open_max_ms;
@@ -71,6 +82,9 @@ extern const kc_conf_prop_t kc_worker_conf_props[];
 
 /** @brief Apply defaults. @returns 0 or an error with errstr. */
 int kc_worker_conf_init(kc_worker_conf_t *conf, char *errstr, size_t errstr_size);
+
+/** @brief Checks across keys and of enumerated values. @returns 0 or KC_ERR_CONFIG. */
+int kc_worker_conf_check(const kc_worker_conf_t *conf, char *errstr, size_t errstr_size);
 
 /** @brief Free everything the struct owns. NULL-safe. */
 void kc_worker_conf_free(kc_worker_conf_t *conf);

@@ -16,10 +16,13 @@
 #include "kc_heap.h"
 #include "kc_keymap.h"
 #include "kc_l1.h"
+#include "kc_limiter.h"
 #include "kc_llm.h"
+#include "kc_llm_model.h"
 #include "kc_lmdb.h"
 #include "kc_redis.h"
 #include "kc_normalize.h"
+#include "kc_ratelimit.h"
 #include "kc_taxonomy.h"
 #include "kc_wm.h"
 #include "kc_worker.h"
@@ -51,6 +54,20 @@ typedef struct kc_wreq_s {
     int produce_attempts;
 } kc_wreq_t;
 
+/*
+ * A lookup is the resolution of one distinct key. Where it waits for the LLM:
+ *
+ *   staged (LMDB/Redis) -> live queue (it has waiters) --dispatch--> call(s)
+ *                      \-> fill queue (nobody waits: cache filling, only with
+ *                          spare capacity; bounded, oldest dropped)
+ *   call failed -> retry queue (backoff) -> live or fill queue
+ *   waiters answered by the fallback (deadline, or no call can make it) ->
+ *   fill queue; a new waiter moves it back to the live queue.
+ *
+ * A lookup may be in two running calls at once (a hedge): `calls` counts
+ * them, and a lookup answered while a call still holds it is only marked
+ * `done` until the last of its calls has finished or been cancelled.
+ */
 struct kc_lookup_s {
     kc_key_t key;
     char *norm; /* normalized query: cache value check */
@@ -63,23 +80,70 @@ struct kc_lookup_s {
     int attempts;
     bool write_cache;
     bool read_cache;     /* no REFRESH/BYPASS waiter: LMDB/Redis may answer */
-    bool in_call;        /* an LLM call for it is running */
     bool leased;         /* holds the fleet-wide Redis lease: release after answering */
     bool lease_wait;     /* another worker holds the lease: waiting for its answer */
+    bool done;           /* answered or dropped while a call still holds it */
+    int calls;           /* running LLM calls that include it */
     kc_priority_t prio;  /* highest waiter priority */
-    int64_t deadline_at; /* earliest waiter deadline */
-    size_t pq_pos;       /* position in the LLM queue, KC_HEAP_NONE if not queued */
-    int retries;         /* failed calls (429, 5xx, timeout, transport) it took part in */
-    int64_t ready_at;    /* monotonic us: when a backed-off retry may go */
-    size_t rq_pos;       /* position in the retry heap */
+    int64_t deadline_at; /* earliest waiter deadline (wall us), INT64_MAX without waiters */
+    size_t pq_pos;  /* position in the live queue's deadline order, KC_HEAP_NONE if not queued */
+    size_t pq2_pos; /* position in the live queue's newest-first order */
+    struct kc_lookup_s *fill_prev, *fill_next; /* fill queue links */
+    bool in_fill;
+    int retries;      /* failed calls (429, 5xx, timeout, transport) it took part in */
+    int64_t ready_at; /* monotonic us: when a backed-off retry may go */
+    size_t rq_pos;    /* position in the retry heap */
 };
 
 /* A running LLM call and the lookups it answers, in id order. */
 typedef struct kc_wcall_s {
     kc_worker_t *w;
+    struct kc_wcall_s *next, **pprev; /* running calls */
+    kc_llm_call_t *handle;
+    struct kc_wcall_s *partner; /* the hedge of this call, or the call it hedges */
+    int64_t start_mono;
+    int64_t timeout_us;
+    kc_llm_pred_t pred; /* at send */
+    double q_tokens;
+    int64_t est_tokens; /* what the pacer was charged at start */
+    int inflight_at_start;
+    bool hedged;   /* a hedge was sent (or judged useless) */
+    bool is_hedge; /* this call is a hedge */
+    bool fill;     /* cache filling: nobody waited when it was sent */
+    bool logprobs; /* asked for logprobs */
     size_t n;
     kc_lookup_t *lookups[];
 } kc_wcall_t;
+
+/* Logprob confidence (llm.confidence=auto): on until the server shows it
+ * does not give them. */
+typedef enum {
+    KC_LP_ON = 0,
+    KC_LP_OFF_CONFIG,   /* llm.confidence is not auto */
+    KC_LP_OFF_REJECTED, /* the server refused the parameter (4xx naming it) */
+    KC_LP_OFF_ABSENT,   /* the server ignored it (answers without logprobs) */
+} kc_lp_state_t;
+
+/* The LLM side of a worker: queues, model, limiter, pacer, calls. */
+typedef struct kc_wllm_s {
+    kc_heap_t live;                     /* lookups with waiters: priority, then deadline */
+    kc_heap_t live_new;                 /* the same lookups: priority, then newest deadline first */
+    kc_lookup_t *fill_head, *fill_tail; /* newest at head */
+    size_t fill_cnt;
+    kc_heap_t retryq;   /* lookups backing off before a retry, by ready_at */
+    int64_t live_since; /* monotonic us the live queue became non-empty (batch linger) */
+    kc_llm_model_t model;
+    kc_limiter_t limiter;
+    kc_rl_t rl;
+    int64_t rl_wait_until; /* monotonic us: pacing holds new calls until then */
+    kc_wcall_t *running;
+    double hedge_credit;
+    kc_lp_state_t lp_state;
+    char lp_reason[256];
+    int lp_absent_in_row; /* answers without logprobs in a row */
+    uint64_t hedges, hedge_wins, early_fallbacks, fill_dropped, queue_full, llm_answered;
+    uint64_t rl_pauses, overload_429, cancelled;
+} kc_wllm_t;
 
 /* The cache levels below L1 and the work batched for them. */
 typedef struct kc_wcache_s {
@@ -167,12 +231,9 @@ struct kc_worker_s {
     kc_wmetrics_t metrics;
     FILE *warm_fp; /* cache.warm.file being read; NULL when done */
     int64_t warm_started, warm_t0;
-    kc_heap_t llmq;      /* lookups waiting for an LLM slot: priority, then deadline */
     kc_heap_t deadlines; /* waiting requests by fire_at */
-    kc_heap_t retryq;    /* lookups backing off before a retry, by ready_at */
-    int64_t llmq_since;  /* monotonic us the LLM queue became non-empty (batch linger) */
+    kc_wllm_t lq;        /* the LLM side */
     kc_breaker_t breaker;
-    kc_aimd_t aimd;
     uint64_t rng;
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
@@ -206,21 +267,33 @@ typedef struct kc_reply_s {
 } kc_reply_t;
 
 /* kc_worker_resolve.c */
+bool kc_worker_deadline_before(const void *a, const void *b);
+void kc_worker_deadline_set_pos(void *e, size_t pos);
 void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm);
-void kc_worker_dispatch(kc_worker_t *w);
-void kc_worker_lookups_abandon(kc_worker_t *w);
 void kc_worker_resolve_free_all(kc_worker_t *w);
 void kc_worker_deadlines(kc_worker_t *w);
-void kc_worker_retries(kc_worker_t *w);
 int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms);
-void kc_worker_queues_init(kc_worker_t *w);
 
 kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t norm_len,
                                   const char *text, size_t text_len);
 void kc_worker_lookup_free(kc_lookup_t *lk);
-int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk);
 void kc_worker_lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp);
+void kc_worker_lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why);
+void kc_worker_waiters_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why);
 void kc_worker_l1_put(kc_worker_t *w, const kc_lookup_t *lk, const kc_reply_t *rp, int64_t ttl_us);
+
+/* kc_worker_llm.c */
+void kc_worker_answer_opts(const kc_worker_t *w, kc_llm_answer_opts_t *ao);
+int kc_worker_llm_init(kc_worker_t *w, char *errstr, size_t errstr_size);
+void kc_worker_llm_free(kc_worker_t *w);
+int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk);
+void kc_worker_llmq_remove(kc_worker_t *w, kc_lookup_t *lk);
+void kc_worker_llmq_waiters_changed(kc_worker_t *w, kc_lookup_t *lk);
+size_t kc_worker_llmq_len(const kc_worker_t *w);
+void kc_worker_dispatch(kc_worker_t *w);
+void kc_worker_retries(kc_worker_t *w);
+void kc_worker_lookups_abandon(kc_worker_t *w);
+int64_t kc_worker_llm_next_timer_us(kc_worker_t *w);
 
 /* kc_worker_cache.c */
 int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size);
@@ -241,6 +314,12 @@ void kc_worker_metrics_llm(kc_worker_t *w, const kc_llm_outcome_t *out, size_t n
 void kc_worker_metrics_llm_item(kc_worker_t *w);
 void kc_worker_metrics_batch(kc_worker_t *w, size_t n);
 void kc_worker_metrics_tick(kc_worker_t *w);
+void kc_worker_metrics_pow2_hist(kc_buf_t *b, const char *name, const char *help,
+                                 const uint64_t *buckets, double sum);
+
+/* kc_worker_llm_obs.c */
+void kc_worker_llm_render(kc_worker_t *w, kc_buf_t *b);
+struct json_t *kc_worker_llm_health(kc_worker_t *w, const char *state, int failures_in_row);
 int kc_worker_stats_cb(rd_kafka_t *rk, char *json, size_t json_len, void *opaque);
 void kc_worker_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 

@@ -177,12 +177,9 @@ void kc_worker_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaqu
 
 /* ------------------------------------------------------------- rendering */
 
-static const char *const llm_err_names[KC_LLM_ERR_CNT] = {
-    "timeout", "rate_limited", "http_4xx", "http_5xx", "transport", "bad_response", "item"};
-
 /* A batch-size histogram from power-of-two bucket counts. */
-static void render_pow2_hist(kc_buf_t *b, const char *name, const char *help,
-                             const uint64_t *buckets, double sum)
+void kc_worker_metrics_pow2_hist(kc_buf_t *b, const char *name, const char *help,
+                                 const uint64_t *buckets, double sum)
 {
     double le[KC_BATCH_BUCKETS];
     uint64_t cum[KC_BATCH_BUCKETS], total = 0;
@@ -239,42 +236,6 @@ static void render_counters(kc_worker_t *w, kc_buf_t *b)
                     (double)st->lease_waits);
 }
 
-static void render_llm(kc_worker_t *w, kc_buf_t *b)
-{
-    kc_wmetrics_t *m = &w->metrics;
-    kc_llm_stats_t ls;
-
-    kc_llm_stats(w->llm, &ls);
-    kc_prom_counter(b, "kclassify_llm_calls_total", "LLM calls started.", NULL, (double)ls.calls);
-    kc_prom_counter(b, "kclassify_llm_queries_total", "Queries sent in LLM calls.", NULL,
-                    (double)ls.queries);
-    kc_prom_counter(b, "kclassify_llm_prompt_tokens_total", "Prompt tokens the LLM reported.", NULL,
-                    (double)ls.prompt_tokens);
-    kc_prom_counter(b, "kclassify_llm_completion_tokens_total",
-                    "Completion tokens the LLM reported.", NULL, (double)ls.completion_tokens);
-    kc_prom_family(b, "kclassify_llm_errors_total", "LLM failures by kind.", KC_PROM_COUNTER);
-    for (int i = 0; i < KC_LLM_ERR_CNT; i++) {
-        kc_prom_sample(b, "kclassify_llm_errors_total",
-                       (const char *[]){"kind", llm_err_names[i], NULL}, (double)m->llm_errors[i]);
-    }
-    kc_prom_gauge(b, "kclassify_llm_inflight", "LLM calls running now.", NULL,
-                  (double)kc_llm_inflight(w->llm));
-    kc_prom_gauge(b, "kclassify_llm_concurrency_limit",
-                  "Current adaptive (AIMD) LLM concurrency limit, at most llm.inflight.max.", NULL,
-                  (double)w->aimd.limit);
-    kc_prom_gauge(b, "kclassify_llm_breaker_state",
-                  "LLM circuit breaker: 0 closed, 1 open, 2 half-open.", NULL,
-                  (double)w->breaker.state);
-    kc_prom_counter(b, "kclassify_llm_breaker_opens_total", "Times the LLM breaker opened.", NULL,
-                    (double)w->breaker.opened);
-    kc_prom_gauge(b, "kclassify_llm_queue_length", "Distinct queries waiting for an LLM slot.",
-                  NULL, (double)w->llmq.cnt);
-    kc_prom_hist(b, "kclassify_llm_call_duration_seconds", "LLM call latency.", NULL,
-                 m->llm_latency, kc_prom_latency_buckets, KC_PROM_LATENCY_BUCKETS_CNT);
-    render_pow2_hist(b, "kclassify_llm_batch_queries", "Queries per LLM call.", m->llm_batch,
-                     m->llm_queries_sum);
-}
-
 static size_t assigned_partitions(const kc_worker_t *w)
 {
     size_t n = 0;
@@ -290,8 +251,8 @@ static void render_kafka(kc_worker_t *w, kc_buf_t *b)
     kc_wmetrics_t *m = &w->metrics;
     char part[24];
 
-    render_pow2_hist(b, "kclassify_microbatch_requests", "Requests per consumed micro-batch.",
-                     m->mbatch, m->mbatch_sum);
+    kc_worker_metrics_pow2_hist(b, "kclassify_microbatch_requests",
+                                "Requests per consumed micro-batch.", m->mbatch, m->mbatch_sum);
     kc_prom_family(b, "kclassify_consumer_lag", "Requests not yet consumed, per partition.",
                    KC_PROM_GAUGE);
     for (size_t i = 0; i < m->lag_cnt; i++) {
@@ -360,11 +321,9 @@ static void render_health(kc_worker_t *w, kc_buf_t *b)
                                         kc_redis_last_error(w->cache.redis))
                             : json_pack("{s:s}", "state", "off"));
     json_object_set_new(h, "lmdb", json_pack("{s:s}", "state", w->cache.lmdb ? "ok" : "off"));
-    json_object_set_new(
-        h, "llm",
-        json_pack("{s:s,s:i}", "state", llm_state(w), "failures_in_row", m->llm_failures_in_row));
+    json_object_set_new(h, "llm", kc_worker_llm_health(w, llm_state(w), m->llm_failures_in_row));
     json_object_set_new(h, "breaker", json_string(kc_breaker_state_name(w->breaker.state)));
-    json_object_set_new(h, "llm_concurrency_limit", json_integer(w->aimd.limit));
+    json_object_set_new(h, "llm_concurrency_limit", json_integer(kc_limiter_limit(&w->lq.limiter)));
     /* The last complete window; until one has passed, the one in progress. */
     if (m->have_window) {
         json_object_set_new(h, "window", json_string("last 60 s"));
@@ -424,7 +383,7 @@ void kc_worker_metrics_tick(kc_worker_t *w)
     window_roll(m, now);
     kc_buf_reset(&m->text);
     render_counters(w, &m->text);
-    render_llm(w, &m->text);
+    kc_worker_llm_render(w, &m->text);
     render_kafka(w, &m->text);
     kc_prom_process(&m->text, errstr, sizeof(errstr));
     render_health(w, &m->health);

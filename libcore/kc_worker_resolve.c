@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* created_at this far ahead of our clock is taken as clock skew. */
+#define KC_CLOCK_SKEW_US (5 * 1000000LL)
+
 /* ---------------------------------------------------------------- lookups */
 
 kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t norm_len,
@@ -44,6 +47,7 @@ kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t 
     lk->deadline_at = INT64_MAX;
     lk->prio = KC_PRIO_LOW;
     lk->pq_pos = KC_HEAP_NONE;
+    lk->pq2_pos = KC_HEAP_NONE;
     lk->rq_pos = KC_HEAP_NONE;
     lk->read_cache = true;
     return lk;
@@ -56,61 +60,16 @@ void kc_worker_lookup_free(kc_lookup_t *lk)
     free(lk);
 }
 
-/* ------------------------------------------------------------- queues */
+/* ------------------------------------------------------------- deadline heap */
 
-/* LLM queue order: higher priority first, then the earliest deadline. */
-static bool llmq_before(const void *a, const void *b)
-{
-    const kc_lookup_t *x = a, *y = b;
-
-    if (x->prio != y->prio) {
-        return x->prio > y->prio;
-    }
-    return x->deadline_at < y->deadline_at;
-}
-
-static void llmq_set_pos(void *e, size_t pos)
-{
-    ((kc_lookup_t *)e)->pq_pos = pos;
-}
-
-static bool deadline_before(const void *a, const void *b)
+bool kc_worker_deadline_before(const void *a, const void *b)
 {
     return ((const kc_wreq_t *)a)->fire_at < ((const kc_wreq_t *)b)->fire_at;
 }
 
-static void deadline_set_pos(void *e, size_t pos)
+void kc_worker_deadline_set_pos(void *e, size_t pos)
 {
     ((kc_wreq_t *)e)->dl_pos = pos;
-}
-
-static bool retry_before(const void *a, const void *b)
-{
-    return ((const kc_lookup_t *)a)->ready_at < ((const kc_lookup_t *)b)->ready_at;
-}
-
-static void retry_set_pos(void *e, size_t pos)
-{
-    ((kc_lookup_t *)e)->rq_pos = pos;
-}
-
-void kc_worker_queues_init(kc_worker_t *w)
-{
-    kc_heap_init(&w->llmq, llmq_before, llmq_set_pos);
-    kc_heap_init(&w->deadlines, deadline_before, deadline_set_pos);
-    kc_heap_init(&w->retryq, retry_before, retry_set_pos);
-    kc_breaker_init(&w->breaker, (int)w->conf.llm_breaker_failures,
-                    w->conf.llm_breaker_open_ms * 1000, w->conf.llm_breaker_open_max_ms * 1000);
-    kc_aimd_init(&w->aimd, (int)w->conf.llm_inflight_max);
-    w->rng = (uint64_t)kc_mono_us() ^ ((uint64_t)getpid() << 32);
-}
-
-int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk)
-{
-    if (w->llmq.cnt == 0) {
-        w->llmq_since = kc_mono_us();
-    }
-    return kc_heap_push(&w->llmq, lk);
 }
 
 /* ------------------------------------------------------------- waiters */
@@ -135,8 +94,8 @@ static int lookup_attach(kc_worker_t *w, kc_lookup_t *lk, kc_wreq_t *wr)
         lk->prio = wr->req.priority;
         reorder = true;
     }
-    if (reorder && lk->pq_pos != KC_HEAP_NONE) {
-        kc_heap_update(&w->llmq, lk->pq_pos);
+    if (reorder || lk->in_fill) {
+        kc_worker_llmq_waiters_changed(w, lk);
     }
     if (wr->req.cache_policy != KC_CACHE_BYPASS) {
         lk->write_cache = true;
@@ -165,6 +124,13 @@ static void lookup_detach(kc_lookup_t *lk, kc_wreq_t *wr)
     lk->waiter_cnt--;
     wr->next = NULL;
     wr->lookup = NULL;
+    /* The earliest deadline and highest priority may have left with it. */
+    lk->deadline_at = INT64_MAX;
+    lk->prio = KC_PRIO_LOW;
+    for (kc_wreq_t *x = lk->waiters; x; x = x->next) {
+        lk->deadline_at = x->deadline_at < lk->deadline_at ? x->deadline_at : lk->deadline_at;
+        lk->prio = x->req.priority > lk->prio ? x->req.priority : lk->prio;
+    }
 }
 
 static void reply_waiter(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
@@ -186,17 +152,19 @@ void kc_worker_lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *
     if (kc_keymap_get(w->inflight, &lk->key) == lk) {
         kc_keymap_del(w->inflight, &lk->key);
     }
-    if (lk->pq_pos != KC_HEAP_NONE) {
-        kc_heap_remove(&w->llmq, lk->pq_pos);
-    }
-    if (lk->rq_pos != KC_HEAP_NONE) {
-        kc_heap_remove(&w->retryq, lk->rq_pos);
-    }
+    kc_worker_llmq_remove(w, lk);
     for (; wr; wr = next) { /* rp is NULL only for a lookup without waiters */
         next = wr->next;
         reply_waiter(w, wr, rp);
     }
-    kc_worker_lookup_free(lk);
+    lk->waiters = NULL;
+    lk->waiters_tail = &lk->waiters;
+    lk->waiter_cnt = 0;
+    if (lk->calls > 0) {
+        lk->done = true; /* freed when its last call has finished */
+    } else {
+        kc_worker_lookup_free(lk);
+    }
 }
 
 static void fallback_reply(kc_worker_t *w, const char *norm, size_t norm_len, const char *why,
@@ -210,11 +178,12 @@ static void fallback_reply(kc_worker_t *w, const char *norm, size_t norm_len, co
     rp->status = KC_STATUS_DEGRADED;
     rp->error = why;
     rp->source = KC_SRC_FALLBACK;
+    kc_log(KC_LOG_DEBUG, "fallback for \"%.40s\": %s", norm, why);
 }
 
 /* The lookup ends without an LLM answer. The fallback's answer is cached
  * only briefly and only in L1, so a recovered LLM soon replaces it. */
-static void lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
+void kc_worker_lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
 {
     kc_fallback_result_t fb;
     kc_reply_t rp;
@@ -225,6 +194,27 @@ static void lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
         kc_worker_l1_put(w, lk, &rp, w->conf.cache_fallback_ttl_s * 1000000);
     }
     kc_worker_lookup_finish(w, lk, &rp);
+}
+
+/* Answer every waiter by the fallback now; the lookup goes on (its LLM
+ * answer, if one comes, only fills the caches). */
+void kc_worker_waiters_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
+{
+    kc_fallback_result_t fb;
+    kc_wreq_t *wr = lk->waiters, *next;
+    kc_reply_t rp;
+
+    fallback_reply(w, lk->norm, lk->norm_len, why, &rp, &fb);
+    lk->waiters = NULL;
+    lk->waiters_tail = &lk->waiters;
+    lk->waiter_cnt = 0;
+    lk->deadline_at = INT64_MAX;
+    lk->prio = KC_PRIO_LOW;
+    for (; wr; wr = next) {
+        next = wr->next;
+        w->stats.deadline_fallbacks++;
+        reply_waiter(w, wr, &rp);
+    }
 }
 
 void kc_worker_l1_put(kc_worker_t *w, const kc_lookup_t *lk, const kc_reply_t *rp, int64_t ttl_us)
@@ -260,35 +250,21 @@ void kc_worker_deadlines(kc_worker_t *w)
                        &rp, &fb);
         w->stats.deadline_fallbacks++;
         kc_worker_reply(w, wr, &rp);
+        kc_worker_llmq_waiters_changed(w, lk); /* may free lk */
     }
-}
-
-/* With llm.batch.linger.ms, a call that would not be full waits until the
- * queue's oldest entry has lingered that long (deadlines still rule: the
- * deadline timer answers anyone who cannot wait). */
-static bool batch_lingering(const kc_worker_t *w)
-{
-    return w->conf.llm_batch_linger_ms > 0 && w->llmq.cnt < (size_t)w->conf.llm_batch_max &&
-           kc_mono_us() - w->llmq_since < w->conf.llm_batch_linger_ms * 1000;
 }
 
 int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
 {
     kc_wreq_t *wr = kc_heap_peek(&w->deadlines);
-    kc_lookup_t *lk = kc_heap_peek(&w->retryq);
-    int64_t ms = max_ms;
+    int64_t ms = max_ms, llm_us = kc_worker_llm_next_timer_us(w);
 
     if (wr) {
         int64_t d = (wr->fire_at - kc_now_us() + 999) / 1000;
         ms = d < ms ? d : ms;
     }
-    if (lk) {
-        int64_t d = (lk->ready_at - kc_mono_us() + 999) / 1000;
-        ms = d < ms ? d : ms;
-    }
-    if (batch_lingering(w)) {
-        int64_t d =
-            (w->llmq_since + w->conf.llm_batch_linger_ms * 1000 - kc_mono_us() + 999) / 1000;
+    if (llm_us < INT64_MAX) {
+        int64_t d = (llm_us + 999) / 1000;
         ms = d < ms ? d : ms;
     }
     if (w->cache.lwait_cnt > 0) { /* waiting on other workers' leases */
@@ -296,211 +272,6 @@ int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
         ms = d < ms ? d : ms;
     }
     return ms < 0 ? 0 : (int)ms;
-}
-
-/* Backed-off lookups whose time has come go back to the LLM queue. */
-void kc_worker_retries(kc_worker_t *w)
-{
-    int64_t now = kc_mono_us();
-    kc_lookup_t *lk;
-
-    while ((lk = kc_heap_peek(&w->retryq)) && lk->ready_at <= now) {
-        kc_heap_pop(&w->retryq);
-        if (kc_worker_llmq_push(w, lk) != 0) {
-            lookup_fallback(w, lk, "out of memory queueing an LLM retry");
-        }
-    }
-}
-
-/* ------------------------------------------------------------- LLM answers */
-
-static void lookup_answer(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_item_t *it,
-                          const kc_llm_outcome_t *out, size_t n)
-{
-    kc_reply_t rp = {0};
-    const char *model = out->resp.model ? out->resp.model : w->conf.llm_model;
-
-    rp.category = w->tx->categories[it->category].name;
-    rp.confidence = it->confidence;
-    rp.reasoning = it->reasoning;
-    rp.model = model;
-    rp.status = KC_STATUS_OK;
-    rp.source = KC_SRC_LLM;
-    rp.llm_us = out->latency_us;
-    rp.batch_size = (int32_t)n;
-    if (lk->write_cache) {
-        kc_worker_l1_put(w, lk, &rp, w->conf.cache_l1_ttl_s * 1000000);
-        kc_worker_cache_store(w, lk, &rp);
-    }
-    kc_worker_lookup_finish(w, lk, &rp);
-}
-
-/* A missing or invalid result, or a failed call: try again in a later call
- * while attempts remain (the deadline timer answers waiters that cannot wait),
- * else the fallback answers. */
-static void lookup_retry_or_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
-{
-    if (++lk->attempts < w->conf.llm_item_attempts && kc_worker_llmq_push(w, lk) == 0) {
-        w->stats.llm_retried_items++;
-        return;
-    }
-    lookup_fallback(w, lk, why);
-}
-
-/* Full jitter: uniform in [0, min(max, base * 2^retry)], and never sooner
- * than the server's Retry-After. */
-static int64_t backoff_us(kc_worker_t *w, int retry, int64_t retry_after_ms)
-{
-    int64_t cap = w->conf.llm_retry_backoff_ms;
-    int64_t delay;
-
-    for (int i = 0; i < retry && cap < w->conf.llm_retry_backoff_max_ms; i++) {
-        cap *= 2;
-    }
-    cap = cap < w->conf.llm_retry_backoff_max_ms ? cap : w->conf.llm_retry_backoff_max_ms;
-    w->rng = w->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-    delay = (int64_t)((w->rng >> 33) % (uint64_t)(cap * 1000 + 1));
-    return delay > retry_after_ms * 1000 ? delay : retry_after_ms * 1000;
-}
-
-static bool retryable(const kc_llm_outcome_t *out)
-{
-    return out->err == KC_ERR_TIMEOUT || out->http_status == 429 || out->http_status >= 500 ||
-           (out->err == KC_ERR_LLM && out->http_status == 0);
-}
-
-/* A failed call: back off and retry while retries remain and the lookup's
- * requests have time left; else the fallback answers. */
-static void lookup_call_failed(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_outcome_t *out)
-{
-    int64_t delay;
-
-    if (!retryable(out)) {
-        lookup_retry_or_fallback(w, lk, out->errstr);
-        return;
-    }
-    delay = backoff_us(w, lk->retries, out->retry_after_ms);
-    if (lk->retries >= w->conf.llm_retries ||
-        (lk->waiter_cnt > 0 && kc_now_us() + delay >= lk->deadline_at)) {
-        lookup_fallback(w, lk, out->errstr);
-        return;
-    }
-    lk->ready_at = kc_mono_us() + delay;
-    if (kc_heap_push(&w->retryq, lk) != 0) {
-        lookup_fallback(w, lk, out->errstr);
-        return;
-    }
-    lk->retries++;
-    w->stats.llm_retried_items++;
-}
-
-static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
-{
-    kc_wcall_t *call = opaque;
-    kc_worker_t *w = call->w;
-
-    if (w->destroying) { /* the lookups are freed by the teardown sweep */
-        free(call);
-        return;
-    }
-    kc_worker_metrics_llm(w, out, call->n);
-    kc_breaker_record(&w->breaker, out->err == 0, kc_mono_us());
-    kc_aimd_record(&w->aimd, out->err == KC_ERR_TIMEOUT || out->http_status == 429, out->err == 0);
-    if (out->err) {
-        w->stats.llm_failed_calls++;
-        kc_log(KC_LOG_WARN, "LLM call of %zu queries failed: %s", call->n, out->errstr);
-    }
-    for (size_t i = 0; i < call->n; i++) {
-        kc_lookup_t *lk = call->lookups[i];
-        const kc_llm_item_t *it = out->err ? NULL : &out->resp.items[i];
-
-        lk->in_call = false;
-        if (it && it->state == KC_LLM_ITEM_OK) {
-            lookup_answer(w, lk, it, out, call->n);
-        } else if (out->err) {
-            lookup_call_failed(w, lk, out);
-        } else {
-            kc_worker_metrics_llm_item(w);
-            lookup_retry_or_fallback(w, lk,
-                                     it->state == KC_LLM_ITEM_MISSING
-                                         ? "LLM response had no result for this query"
-                                         : "LLM result for this query was invalid");
-        }
-    }
-    free(call);
-}
-
-/* Breaker open: the fallback answers everything queued at once (and is
- * cached only briefly). Half-open with the probe out: the queue waits for the
- * probe's outcome, bounded by each request's deadline. */
-static void breaker_reject(kc_worker_t *w)
-{
-    kc_lookup_t *lk;
-
-    if (w->breaker.state != KC_BREAKER_OPEN) {
-        return;
-    }
-    while ((lk = kc_heap_pop(&w->llmq))) {
-        lookup_fallback(w, lk, "LLM circuit breaker open");
-    }
-}
-
-/* Start as many LLM calls as slots allow, each with up to llm.batch.max
- * distinct queries taken in queue order (priority, then deadline), so a
- * low-priority miss rides along in a call that higher ones did not fill. */
-void kc_worker_dispatch(kc_worker_t *w)
-{
-    const char *texts[1024];
-    size_t lens[1024];
-    char errstr[256];
-    kc_lookup_t *lk;
-
-    if (!w->llm_enabled) {
-        while ((lk = kc_heap_pop(&w->llmq))) {
-            lookup_fallback(w, lk, "LLM disabled (llm.url is empty)");
-        }
-        return;
-    }
-    while (w->llmq.cnt > 0 && (int)kc_llm_inflight(w->llm) < w->aimd.limit && !batch_lingering(w)) {
-        size_t n = w->llmq.cnt < (size_t)w->conf.llm_batch_max ? w->llmq.cnt
-                                                               : (size_t)w->conf.llm_batch_max;
-        kc_wcall_t *call;
-
-        if (!kc_breaker_allow(&w->breaker, kc_mono_us())) {
-            breaker_reject(w);
-            return;
-        }
-        if (!(call = malloc(sizeof(*call) + n * sizeof(kc_lookup_t *)))) {
-            return;
-        }
-        call->w = w;
-        call->n = n;
-        for (size_t i = 0; i < n; i++) {
-            lk = call->lookups[i] = kc_heap_pop(&w->llmq);
-            lk->in_call = true;
-            texts[i] = lk->text;
-            lens[i] = lk->text_len;
-        }
-        if (kc_llm_submit(w->llm, texts, lens, n, llm_done_cb, call, errstr, sizeof(errstr))) {
-            kc_log(KC_LOG_WARN, "cannot start LLM call: %s", errstr);
-            kc_breaker_record(&w->breaker, false, kc_mono_us()); /* frees a half-open probe */
-            for (size_t i = 0; i < n; i++) {
-                lookup_fallback(w, call->lookups[i], errstr);
-            }
-            free(call);
-            return;
-        }
-        w->stats.llm_calls++;
-    }
-}
-
-void kc_worker_lookups_abandon(kc_worker_t *w)
-{
-    kc_lookup_t *lk;
-
-    while ((lk = kc_heap_pop(&w->llmq))) {
-        lookup_fallback(w, lk, "worker shutting down");
-    }
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -618,11 +389,19 @@ static bool validate(kc_worker_t *w, kc_wreq_t *wr, size_t *norm_len)
     return true;
 }
 
+/* The requester chooses created_at and deadline_ms: a clock far ahead, or a
+ * deadline of days, must neither overflow nor hold the partition's commit. */
 static void set_deadline(kc_worker_t *w, kc_wreq_t *wr)
 {
     int64_t budget = wr->req.deadline_ms > 0 ? wr->req.deadline_ms : w->conf.sla_deadline_ms;
-    int64_t created = wr->req.created_at > 0 ? wr->req.created_at : wr->consumed_at;
+    int64_t created = wr->req.created_at;
 
+    if (budget > w->conf.sla_deadline_max_ms) {
+        budget = w->conf.sla_deadline_max_ms;
+    }
+    if (created <= 0 || created > wr->consumed_at + KC_CLOCK_SKEW_US) {
+        created = wr->consumed_at; /* 0, or in the future: consume time */
+    }
     wr->deadline_at = created + budget * 1000;
     wr->fire_at = wr->deadline_at - w->conf.sla_deadline_margin_ms * 1000;
 }
@@ -700,7 +479,7 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
         kc_worker_lookup_free(lk);
         kc_worker_reply_error(w, wr, "out of memory");
     } else if (lookup_start(w, lk) != 0) {
-        lookup_fallback(w, lk, "out of memory queueing the lookup");
+        kc_worker_lookup_fallback(w, lk, "out of memory queueing the lookup");
     }
 }
 
@@ -740,9 +519,8 @@ void kc_worker_resolve_free_all(kc_worker_t *w)
     while ((wr = kc_heap_pop(&w->deadlines))) {
         kc_worker_wreq_free(w, wr);
     }
-    while (kc_heap_pop(&w->retryq)) {
-    }
     while ((lk = kc_keymap_pop(w->inflight))) {
+        kc_worker_llmq_remove(w, lk);
         kc_worker_lookup_free(lk);
     }
 }
