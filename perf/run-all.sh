@@ -2,10 +2,13 @@
 # Measures the published figures with kclassify-bench (each on a fresh embedded
 # stack) and regenerates perf/RESULTS.md and perf/results/.
 #
-#   perf/run-all.sh [--only F1a,F2,...]
+#   perf/run-all.sh [--only F1a,L2,...]
 #
+# Two tables: F* (the pipeline's figures, on the simulator's fixed profile, and
+# F2/F5 again on api) and L* (the LLM path on a real model's cost: the api and
+# gpu profiles; the capacity runs C* come first, L2 uses what they measured).
 # Environment: KC_BIN (binaries, default build/bin), KC_PERF_WORK (full reports,
-# default a temp dir that is kept). Takes about 8 minutes. Every run is bounded
+# default a temp dir that is kept). Takes about 25 minutes. Every run is bounded
 # (timeout) and the bench stops the processes it started.
 set -euo pipefail
 
@@ -44,9 +47,72 @@ ARGS[F5]="stack --name naive-80 --llm-profile fixed --naive --repeat 0.8 --rate 
 TARGET[F5b]="(variant of F5) the naive system keeps our 2,000 ms deadline fallback"
 ARGS[F5b]="stack --name naive-80-deadline --llm-profile fixed --naive --naive-deadline-ms 2000 --repeat 0.8 --rate 100 --duration 20 --llm-latency-ms 300 --llm-max-concurrency 8 --partitions 4 -X llm.batch.linger.ms=100 --no-csv"
 
+# F2 and F5 again on the api profile (the issue: no regression on fixed or api).
+IDS+=(F2api F5api)
+TARGET[F2api]="F2 on the api profile: >= 200 distinct misses/s answered by the LLM, every reply inside 2,000 ms, degraded < 1%"
+ARGS[F2api]="stack --name miss-210-api --llm-profile api --distinct 0 --rate 210 --duration 20 --deadline-ms 2000 --partitions 4 --no-csv"
+TARGET[F5api]="F5 on the api profile: against --naive at 80% repeated queries: >= 10x fewer LLM calls and >= 5x lower p95"
+ARGS[F5api]="stack --name naive-80-api --llm-profile api --naive --repeat 0.8 --rate 100 --duration 20 --partitions 4 -X llm.batch.linger.ms=100 --no-csv"
+
+# The LLM path on a real model's cost: all queries new, 2,000 ms deadline.
+NEW="--distinct 0 --deadline-ms 2000 --partitions 4 --no-csv"
+LIDS=()
+lfig() # ID TARGET ARGS
+{
+    LIDS+=("$1")
+    TARGET[$1]="$2"
+    ARGS[$1]="$3"
+}
+for r in 3 40 150; do
+    lfig "L1-$r" "api, $r new queries/s for 30 s: >= 99% answered by the LLM, all within the deadline, p95 <= 1,200 ms" \
+        "stack --name api-$r --llm-profile api --rate $r --duration 30 $NEW"
+done
+# Capacity: the highest rate at which >= 99% are answered by the LLM inside the deadline.
+CAP_API_RATES=(160 190 220 250 280)
+for r in "${CAP_API_RATES[@]}"; do
+    lfig "C-api-$r" "capacity search (api): $r new queries/s for 20 s" \
+        "stack --name cap-api-$r --llm-profile api --rate $r --duration 20 $NEW"
+done
+LIDS+=(L2) # its rate is twice the capacity measured above, set below
+TARGET[L2]="api at twice the measured capacity for 30 s: LLM-answered queries/s >= 90% of the capacity, every request within its deadline"
+lfig L4 "flaky LLM (api; per call 15% 500s, 10% 429s Retry-After 1, 5% non-JSON, 5% hangs; per answer 20% one missing, 10% one invalid), 20 new queries/s: >= 85% answered by the LLM within 2 s" \
+    "stack --name flaky-20 --llm-profile api --llm-arg=--fail-500=0.15 --llm-arg=--fail-429=0.10 --llm-arg=--retry-after=1 --llm-arg=--garbage=0.05 --llm-arg=--hang=0.05 --llm-arg=--missing=0.2 --llm-arg=--invalid-one=0.1 --rate 20 --duration 30 $NEW"
+for r in 3 40 300; do
+    lfig "L5-$r" "gpu, $r new queries/s for 30 s: >= 99% answered by the LLM, all within the deadline, p95 <= 1,200 ms" \
+        "stack --name gpu-$r --llm-profile gpu --rate $r --duration 30 $NEW"
+done
+CAP_GPU_RATES=(100 130 160)
+for r in "${CAP_GPU_RATES[@]}"; do
+    lfig "C-gpu-$r" "capacity search (gpu): $r new queries/s for 20 s" \
+        "stack --name cap-gpu-$r --llm-profile gpu --rate $r --duration 20 $NEW"
+done
+lfig L6-naive "the naive comparison on the api profile: --naive, 40 new queries/s for 30 s (waits for the LLM)" \
+    "stack --name naive-api-40 --llm-profile api --naive --rate 40 --duration 30 $NEW"
+
+# llm_capacity PROFILE RATES...: the highest rate whose run had >= 99% LLM
+# answers and every request within its deadline (0 if none).
+llm_capacity()
+{
+    local prof=$1 best=0 r s
+    shift
+    for r in "$@"; do
+        s="$RES/C-$prof-$r/summary.json"
+        [[ -f "$s" ]] || continue
+        if [[ "$(jq -r 'if .results.llm.llm_answered_share >= 0.99 and .results.within_deadline_measured == .results.sent then "y" else "n" end' "$s" 2>/dev/null)" == y ]]; then
+            best=$r
+        fi
+    done
+    echo "$best"
+}
+
 declare -A LOAD RC # RC: exit status of each run (1 = requests lost)
-for id in "${IDS[@]}"; do
+for id in "${IDS[@]}" "${LIDS[@]}"; do
     if [[ -n "$ONLY" && ",$ONLY," != *",$id,"* ]]; then continue; fi
+    if [[ $id == L2 ]]; then
+        CAP_API=$(llm_capacity api "${CAP_API_RATES[@]}")
+        [[ $CAP_API -gt 0 ]] || { echo "% L2: no capacity measured (run the C-api-* figures first)" >&2; continue; }
+        ARGS[L2]="stack --name api-overload --llm-profile api --rate $((2 * CAP_API)) --duration 30 $NEW"
+    fi
     LOAD[$id]="$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "% $id: kclassify-bench ${ARGS[$id]} (load average ${LOAD[$id]})" >&2
     RC[$id]=0
@@ -103,7 +169,11 @@ verdict()
         m="$(j '"peak RSS \(.results.worker_peak_rss_mib|.*10|floor/10) MiB with \(.results.worker_l1_entries|floor) L1 entries; bound \((64 + 200 * .results.worker_l1_entries / 1048576)|.*10|floor/10) MiB; queries \(.results.query_bytes_mean|floor) bytes on average"' "$s")"
         ok="$(j 'if .results.worker_peak_rss_mib <= 64 + 200 * .results.worker_l1_entries / 1048576 then "yes" else "NO" end' "$s")"
         ;;
-    F5 | F5b)
+    F2api)
+        m="$(j '"\((.results.by_source.LLM / .results.duration_s)|floor) LLM-answered misses/s (\(.results.llm.queries) queries in \(.results.llm.calls) calls, 429s \(.results.llm.rejected_429)); \(.results.within_deadline_measured)/\(.results.sent) within 2000 ms; degraded \(.results.degraded_rate*100|tostring|.[0:5])%"' "$s")"
+        ok="$(j 'if (.results.by_source.LLM / .results.duration_s) >= 200 and .results.within_deadline_measured == .results.sent and .results.degraded_rate < 0.01 then "yes" else "NO" end' "$s")"
+        ;;
+    F5 | F5b | F5api)
         s="$RES/$id/comparison.json"
         m="$(j '"LLM calls \(.optimized.llm_calls) vs \(.naive.llm_calls) (x\(.ratio_naive_over_optimized.llm_calls|.*10|floor/10)); p95 \(.optimized.p95_ms) vs \(.naive.p95_ms) ms (x\(.ratio_naive_over_optimized.p95|.*10|floor/10))"' "$s")"
         ok="$(j 'if .ratio_naive_over_optimized.llm_calls >= 10 and .ratio_naive_over_optimized.p95 >= 5 then "yes" else "NO" end' "$s")"
@@ -111,6 +181,47 @@ verdict()
         ;;
     esac
     echo "$m | $ok"
+}
+
+LLM_MEASURED='"\(.results.llm.llm_answered_share*1000|floor/10)% by the LLM (\(.results.llm.llm_answered_per_s) LLM-answered/s of \(.results.offered_rps|floor) offered); \(.results.within_deadline_measured)/\(.results.sent) within the deadline; p95 \(.results.latency_ms.p95) ms; \(.results.llm.calls) calls for \(.results.llm.queries) queries; \(.results.llm.completion_tokens_per_llm_answered|.*10|floor/10) completion tokens per LLM-answered query"'
+
+# lverdict ID: "measured | met" of an LLM figure.
+lverdict()
+{
+    local id=$1 s="$RES/$1/summary.json" m ok cap
+    m="$(j "$LLM_MEASURED" "$s")"
+    case $id in
+    L1-* | L5-*)
+        ok="$(j 'if .results.llm.llm_answered_share >= 0.99 and .results.within_deadline_measured == .results.sent and .results.latency_ms.p95 <= 1200 then "yes" else "NO" end' "$s")"
+        ;;
+    C-*) ok="(search)" ;;
+    L2)
+        cap=$(llm_capacity api "${CAP_API_RATES[@]}")
+        m="capacity $cap/s (C-api-*); $m"
+        ok="$(jq -r --argjson cap "$cap" 'if .results.llm.llm_answered_per_s >= 0.9 * $cap and .results.within_deadline_measured == .results.sent then "yes" else "NO" end' "$s" 2>/dev/null || echo "?")"
+        ;;
+    L4)
+        ok="$(j 'if .results.llm.llm_answered_share >= 0.85 and .results.within_deadline_measured == .results.sent then "yes" else "NO" end' "$s")"
+        ;;
+    L6-naive)
+        m="$(j '"LLM calls \(.optimized.llm_calls) vs naive \(.naive.llm_calls) (x\(.ratio_naive_over_optimized.llm_calls|.*10|floor/10)); p95 \(.optimized.p95_ms) vs naive \(.naive.p95_ms) ms (x\(.ratio_naive_over_optimized.p95|.*10|floor/10))"' "$RES/$id/comparison.json")"
+        ok="(comparison)"
+        ;;
+    esac
+    echo "$m | $ok"
+}
+
+# L3: completion tokens per LLM-answered query with llm.reasoning=none, per run.
+l3_verdict()
+{
+    local id t all="" worst=0
+    for id in L1-3 L1-40 L1-150 L2 L4; do
+        [[ -f "$RES/$id/summary.json" ]] || continue
+        t=$(j '.results.llm.completion_tokens_per_llm_answered|.*10|floor/10' "$RES/$id/summary.json")
+        all="$all $id $t;"
+        worst=$(echo "$t $worst" | awk '{print ($1 > $2) ? $1 : $2}')
+    done
+    echo "${all# } | $(awk -v w="$worst" 'BEGIN{print (w <= 12) ? "yes" : "NO (at most " w ")"}')"
 }
 
 bench_cpu()
@@ -134,6 +245,24 @@ MACHINE="$(jq -r .machine "$RES/F1a/summary.json" 2>/dev/null || echo "nproc $(n
     for id in "${IDS[@]}"; do
         [[ -f "$RES/$id/console.txt" ]] || continue
         echo "| $id | ${TARGET[$id]} | $(verdict "$id") | $(bench_cpu "$id") | $(cat "$RES/$id/loadavg" 2>/dev/null || echo ?) | \`kclassify-bench ${ARGS[$id]}\` |"
+    done
+    echo
+    echo "## The LLM path on a real model's cost"
+    echo
+    echo "Profiles of \`kclassify-llm-sim\` (no model runs; \`kclassify-llm-sim --help\`): **api** = 300 ms to"
+    echo "first token (lognormal, sigma 0.25), 12 ms per output token, 0.02 ms per uncached input token,"
+    echo "knee 32 decoding calls, 64 calls admitted, 10,000 RPM / 10 M TPM; **gpu** = 60 ms, 20 ms per"
+    echo "output token, 0.05 ms per input token, knee 32, 256 admitted. About 4 bytes per token. Worker"
+    echo "defaults (\`llm.reasoning=none\`, \`llm.confidence=auto\`), one worker, 4 partitions, all queries new."
+    echo
+    echo "| # | figure | measured | met | CPU used (bench / worker / mock) | load avg | command |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for id in "${LIDS[@]}"; do
+        [[ -f "$RES/$id/console.txt" ]] || continue
+        echo "| $id | ${TARGET[$id]} | $(lverdict "$id") | $(bench_cpu "$id") | $(cat "$RES/$id/loadavg" 2>/dev/null || echo ?) | \`kclassify-bench ${ARGS[$id]}\` |"
+        if [[ $id == L2 ]]; then
+            echo "| L3 | completion tokens per LLM-answered query <= 12 with llm.reasoning=none (L1, L2, L4 runs) | $(l3_verdict) | | | |"
+        fi
     done
     echo
     echo "Each command runs in \`build/bin\` and starts its own stack; the full report (CSV of"

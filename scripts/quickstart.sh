@@ -47,12 +47,14 @@ if [ -n "${KCLASSIFY_LLM_URL:-}" ]; then
     LLM_URL=$KCLASSIFY_LLM_URL
     echo "% LLM: $LLM_URL (model ${KCLASSIFY_LLM_MODEL:-gpt-4o-mini})" >&2
 else
-    "$BIN/kclassify-llm-sim" --port 0 --port-file "$WORK/llm.port" --latency-ms 250 \
+    # The api profile: a hosted API's cost (~300 ms to first token, ~12 ms per
+    # output token, rate limits); see kclassify-llm-sim --help.
+    "$BIN/kclassify-llm-sim" --port 0 --port-file "$WORK/llm.port" --profile api \
         >"$WORK/llm.out" 2>"$WORK/llm.log" &
     PIDS+=($!)
     wait_file "$WORK/llm.port" 10
     LLM_URL="http://127.0.0.1:$(cat "$WORK/llm.port")/v1"
-    echo "% LLM: simulator at $LLM_URL (250 ms median latency; set KCLASSIFY_LLM_URL for a real LLM)" >&2
+    echo "% LLM: simulator at $LLM_URL (profile api: ~300 ms to first token + ~12 ms per output token; set KCLASSIFY_LLM_URL for a real LLM)" >&2
 fi
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
