@@ -2,6 +2,7 @@
 #include "kc_llm_model.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,16 +19,35 @@
 #define MIN_RES     8 /* ratios needed before the measured spread is used */
 /* One call moves the fit at most this far from its prediction: a hung call
  * (or one cut by its timeout) is not allowed to redefine the server. */
-#define Y_CLIP_LO   0.5
+#define Y_CLIP_LO   0.2
 #define Y_CLIP_HI   2.5
 #define RES_MAX     20.0
 #define CENSORED_UP 1.2
 #define HANG_RATIO  2.0 /* a timeout this far past the prediction is a hang */
 
-/* Prior weight per coefficient, in "calls' worth" of evidence. The input
- * coefficient gets more: prompt and completion tokens both grow with n, so
- * the data rarely separate them. */
-static const double prior_weight[3] = {0.5, 0.5, 2.0};
+/* How much the prior counts, per coefficient, in calls' worth of evidence
+ * about a *relative* error of the coefficient (a 100% wrong guess costs as
+ * much as N calls each mispredicted by a whole one-query call's latency):
+ * coefficients of very different sizes are then held alike, a few measured
+ * calls outweigh a wrong guess, and what the data cannot tell apart (calls of
+ * one size) moves the time to first token more than the time per token, so
+ * larger calls are over- rather than under-predicted. The input coefficient
+ * is held most: prompt and completion tokens both grow with n. */
+static const double prior_calls[3] = {0.05, 0.2, 0.2};
+/* Smallest coefficient magnitude the relative weights divide by (scaled units). */
+static const double prior_floor[3] = {10.0, 100.0, 1.0};
+
+static void prior_weights(const double theta[3], double w[3])
+{
+    /* A one-query call's latency under the prior: the error scale. */
+    double s = theta[0] + theta[1] * 0.14 + theta[2] * 0.8;
+
+    s = s > 50.0 ? s : 50.0;
+    for (int i = 0; i < 3; i++) {
+        double p = theta[i] > prior_floor[i] ? theta[i] : prior_floor[i];
+        w[i] = prior_calls[i] * (s / p) * (s / p);
+    }
+}
 
 /* ------------------------------------------------------------- fitting */
 
@@ -35,34 +55,81 @@ static void fit_init(kc_llm_fit_t *f, const double theta[3], double lambda)
 {
     memset(f, 0, sizeof(*f));
     f->lambda = lambda;
+    prior_weights(theta, f->w);
     for (int i = 0; i < 3; i++) {
-        f->a[i][i] = prior_weight[i];
-        f->b[i] = prior_weight[i] * theta[i];
+        f->a[i][i] = f->w[i];
+        f->b[i] = f->w[i] * theta[i];
         f->theta[i] = theta[i];
     }
 }
 
-/* Solve a x = b for the 3x3 symmetric positive definite a (Cramer's rule:
- * small and exact enough here). @returns 0, or -1 if singular. */
-static int solve3(const double a[3][3], const double b[3], double x[3])
+/* Solve the rows and columns of a x = b that `on` selects (others 0) by
+ * Gaussian elimination with partial pivoting. @returns 0, or -1 if singular. */
+static int solve_sub(const double a[3][3], const double b[3], const bool on[3], double x[3])
 {
-    double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
-                 a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
-                 a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+    double m[3][4];
+    int idx[3], n = 0;
 
-    if (!(fabs(det) > 1e-12)) {
-        return -1;
-    }
-    for (int c = 0; c < 3; c++) {
-        double m[3][3];
-        memcpy(m, a, sizeof(m));
-        for (int r = 0; r < 3; r++) {
-            m[r][c] = b[r];
+    for (int i = 0; i < 3; i++) {
+        x[i] = 0.0;
+        if (on[i]) {
+            idx[n++] = i;
         }
-        x[c] = (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
-                m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-                m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])) /
-               det;
+    }
+    for (int r = 0; r < n; r++) {
+        for (int c = 0; c < n; c++) {
+            m[r][c] = a[idx[r]][idx[c]];
+        }
+        m[r][n] = b[idx[r]];
+    }
+    for (int c = 0; c < n; c++) {
+        int piv = c;
+        for (int r = c + 1; r < n; r++) {
+            piv = fabs(m[r][c]) > fabs(m[piv][c]) ? r : piv;
+        }
+        if (!(fabs(m[piv][c]) > 1e-12)) {
+            return -1;
+        }
+        for (int k = 0; k <= n; k++) {
+            double t = m[c][k];
+            m[c][k] = m[piv][k];
+            m[piv][k] = t;
+        }
+        for (int r = 0; r < n; r++) {
+            double f = r == c ? 0.0 : m[r][c] / m[c][c];
+            for (int k = c; k <= n && f != 0.0; k++) {
+                m[r][k] -= f * m[c][k];
+            }
+        }
+    }
+    for (int r = 0; r < n; r++) {
+        x[idx[r]] = m[r][n] / m[r][r];
+    }
+    return 0;
+}
+
+/* Least squares with every coefficient >= 0 (no latency term is negative):
+ * a coefficient the free solution makes negative is held at 0 and the rest
+ * solved again, so the others still fit the data (clipping it afterwards
+ * would leave the fit biased). */
+static int solve_nonneg(const double a[3][3], const double b[3], double x[3])
+{
+    bool on[3] = {true, true, true};
+
+    for (int round = 0; round < 3; round++) {
+        int worst = -1;
+        if (solve_sub(a, b, on, x) != 0) {
+            return -1;
+        }
+        for (int i = 0; i < 3; i++) {
+            if (on[i] && x[i] < 0 && (worst < 0 || x[i] < x[worst])) {
+                worst = i;
+            }
+        }
+        if (worst < 0) {
+            return 0;
+        }
+        on[worst] = false;
     }
     return 0;
 }
@@ -78,13 +145,11 @@ static void fit_update(kc_llm_fit_t *f, const double prior[3], const double x[3]
         for (int j = 0; j < 3; j++) {
             f->a[i][j] = f->lambda * f->a[i][j] + weight * x[i] * x[j];
         }
-        f->a[i][i] += (1.0 - f->lambda) * prior_weight[i];
-        f->b[i] = f->lambda * f->b[i] + weight * x[i] * y +
-                  (1.0 - f->lambda) * prior_weight[i] * prior[i];
+        f->a[i][i] += (1.0 - f->lambda) * f->w[i];
+        f->b[i] = f->lambda * f->b[i] + weight * x[i] * y + (1.0 - f->lambda) * f->w[i] * prior[i];
     }
-    if (solve3(f->a, f->b, theta) == 0) {
+    if (solve_nonneg(f->a, f->b, theta) == 0) {
         for (int i = 0; i < 3; i++) {
-            /* No coefficient of a latency is negative. */
             f->theta[i] = isfinite(theta[i]) && theta[i] > 0 ? theta[i] : 0.0;
         }
     }

@@ -19,7 +19,7 @@
  * fits, so a coefficient the data cannot tell apart (prompt and completion
  * tokens both grow with n) stays near its prior instead of drifting.
  *
- * Every observation is clipped to [0.5, 2.5] times the fit's prediction
+ * Every observation is clipped to [0.2, 2.5] times the fit's prediction
  * before it updates that fit (a robust update: one hung call cannot
  * redefine the server; a truly slower server is learned over a few calls).
  *
@@ -45,6 +45,7 @@ typedef struct kc_llm_fit_s {
     double a[3][3]; /**< weighted sum of x x' (prior included) */
     double b[3];    /**< weighted sum of x y (prior included) */
     double lambda;  /**< forgetting factor per observation */
+    double w[3];    /**< weight of the prior per coefficient */
     double theta[3];
 } kc_llm_fit_t;
 

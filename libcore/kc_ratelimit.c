@@ -456,12 +456,31 @@ static void bucket_take(kc_rl_dim_t *d, int64_t now, double n)
 /* The provider's view                                                      */
 /* ------------------------------------------------------------------------ */
 
+static void srv_advance(kc_rl_dim_t *d, int64_t now);
+
+/* A response's view of the provider's budget. Several responses complete in
+ * one loop pass, in no particular order, and each was written when the
+ * server had seen fewer of our calls than we have started since: a header
+ * may lower the view (our count of the calls started since is only an
+ * estimate) but never raise it; the view refills on its own, at limit/60 s
+ * or at the reset time. */
 static void srv_update(kc_rl_dim_t *d, int64_t now, int64_t limit, int64_t remaining,
                        int64_t reset_ms)
 {
     if (remaining < 0) {
         return; /* no view in this response: keep advancing the last one */
     }
+    if (d->srv_known) {
+        srv_advance(d, now);
+        if (!d->srv_known || (double)remaining < d->srv_remaining) {
+            goto take; /* lower: the server knows better */
+        }
+        if (limit > 0) {
+            d->srv_limit = limit;
+        }
+        return;
+    }
+take:
     d->srv_known = true;
     d->srv_limit = limit > 0 ? limit : -1;
     d->srv_remaining = (double)remaining;

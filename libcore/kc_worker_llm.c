@@ -119,7 +119,8 @@ int kc_worker_llm_init(kc_worker_t *w, char *errstr, size_t errstr_size)
     kc_limiter_init(&q->limiter, min, max, max < INITIAL_LIMIT ? max : INITIAL_LIMIT);
     kc_rl_init(&q->rl, w->conf.llm_rpm, w->conf.llm_tpm, kc_mono_us());
     q->lp_state = ao.confidence == KC_LLM_CONFIDENCE_LOGPROBS ? KC_LP_ON : KC_LP_OFF_CONFIG;
-    q->hedge_credit = 1.0;
+    /* One hedge banked from the start, unless hedging is off (0). */
+    q->hedge_credit = w->conf.llm_hedge_max_pct > 0 ? 1.0 : 0.0;
     return 0;
 }
 
@@ -282,10 +283,15 @@ static size_t take(kc_wllm_t *q, bool newest, kc_lookup_t **out, size_t max)
     return n;
 }
 
+/* Return lookups taken for a call that did not take them: those with
+ * waiters to the live queue, the others to the fill queue (the queue had
+ * room for them a moment ago). */
 static void put_back(kc_worker_t *w, kc_lookup_t **lks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (live_push(w, lks[i]) != 0) {
+        if (lks[i]->waiter_cnt == 0) {
+            fill_push(&w->lq, lks[i]);
+        } else if (live_push(w, lks[i]) != 0) {
             kc_worker_lookup_fallback(w, lks[i], "out of memory requeueing the lookup");
         }
     }
@@ -466,17 +472,15 @@ static int send_call(kc_worker_t *w, kc_lookup_t **lks, size_t n, const kc_plan_
         kc_breaker_record(&w->breaker, false, kc_mono_us()); /* frees a half-open probe */
         put_back(w, lks + p->k, n - p->k);
         for (size_t i = 0; i < p->k; i++) {
-            kc_worker_lookup_fallback(w, lks[i], errstr);
+            if (lks[i]->waiter_cnt == 0) {
+                lookup_drop(w, lks[i]);
+            } else {
+                kc_worker_lookup_fallback(w, lks[i], errstr);
+            }
         }
         return SEND_STOP;
     }
-    if (fill) {
-        for (size_t i = p->k; i < n; i++) {
-            fill_push(&w->lq, lks[i]);
-        }
-    } else {
-        put_back(w, lks + p->k, n - p->k);
-    }
+    put_back(w, lks + p->k, n - p->k);
     return SEND_SENT;
 }
 
@@ -568,6 +572,22 @@ static bool call_all_done(const kc_wcall_t *call)
     return true;
 }
 
+/* Nobody waits for any of its queries any more, and it has run twice its
+ * predicted p99: most likely hung. Its slot is worth more to live work; its
+ * queries go back to the fill queue. */
+static bool call_hung_and_unneeded(const kc_wcall_t *call, int64_t now)
+{
+    if (now < call->start_mono + (int64_t)(2.0 * call->pred.p99_ms * 1000.0)) {
+        return false;
+    }
+    for (size_t i = 0; i < call->n; i++) {
+        if (!call->lookups[i]->done && call->lookups[i]->waiter_cnt > 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* A call past its predicted p99 whose queries still have time: ask again in
  * a new call (the first valid answer wins), within llm.hedge.max.pct. */
 static void hedge(kc_worker_t *w, kc_wcall_t *call)
@@ -606,8 +626,8 @@ static void hedge(kc_worker_t *w, kc_wcall_t *call)
            (long long)(kc_mono_us() - call->start_mono) / 1000, call->pred.p99_ms);
 }
 
-/* Cancel calls nobody needs any more (a hedge pair's loser) and hedge the
- * slow ones. */
+/* Cancel calls nobody needs any more (a hedge pair's loser, a hung call
+ * whose requests were answered otherwise) and hedge the slow ones. */
 static void calls_tick(kc_worker_t *w)
 {
     int64_t now = kc_mono_us();
@@ -615,7 +635,7 @@ static void calls_tick(kc_worker_t *w)
 
     for (; call; call = next) {
         next = call->next;
-        if (call_all_done(call)) {
+        if (call_all_done(call) || call_hung_and_unneeded(call, now)) {
             kc_llm_cancel(w->llm, call->handle); /* frees only this call */
             continue;
         }
@@ -872,7 +892,10 @@ static void learn(kc_worker_t *w, const kc_wcall_t *call, const kc_llm_outcome_t
     double ms = (double)out->latency_us / 1000.0;
     const kc_llm_response_t *r = &out->resp;
 
-    kc_breaker_record(&w->breaker, out->err == 0, now);
+    /* A call refused for the logprobs parameter reached a live server and is
+     * sent again without it at once: no failure of the endpoint (counted as
+     * one, the first burst of refusals would open the breaker). */
+    kc_breaker_record(&w->breaker, out->err == 0 || out->param_rejected, now);
     if (kc_rl_headers_any(&out->rl)) {
         kc_rl_headers(&q->rl, now, &out->rl);
     }
@@ -923,6 +946,23 @@ static void call_release(kc_wcall_t *call)
     }
 }
 
+/* A cancelled call: what it still held goes back to a queue (the fill
+ * queue, as nobody waits for it), or is freed when answered elsewhere. */
+static void call_requeue(kc_worker_t *w, kc_wcall_t *call)
+{
+    for (size_t i = 0; i < call->n; i++) {
+        kc_lookup_t *lk = call->lookups[i];
+        if (--lk->calls > 0) {
+            continue;
+        }
+        if (lk->done) {
+            kc_worker_lookup_free(lk);
+        } else if (kc_worker_llmq_push(w, lk) != 0) {
+            kc_worker_lookup_fallback(w, lk, "out of memory requeueing the lookup");
+        }
+    }
+}
+
 static void lookup_outcome(kc_worker_t *w, kc_wcall_t *call, size_t i, const kc_llm_outcome_t *out)
 {
     kc_lookup_t *lk = call->lookups[i];
@@ -953,9 +993,14 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
     if (call->partner) {
         call->partner->partner = NULL;
     }
-    if (w->destroying || out->cancelled) {
-        w->lq.cancelled += out->cancelled;
+    if (w->destroying) {
         call_release(call);
+        free(call);
+        return;
+    }
+    if (out->cancelled) {
+        w->lq.cancelled++;
+        call_requeue(w, call);
         free(call);
         return;
     }

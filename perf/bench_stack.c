@@ -26,11 +26,12 @@
 #define MAX_ARGS          (2 * BENCH_MAX_PROPS + 48)
 
 /* The naive system: no caches, no coalescing (in-worker or fleet-wide), one
- * query per LLM call. */
-const char *const bench_naive_props[] = {"cache.l1.ttl.s=0",          "coalesce.inflight=false",
-                                         "cache.lmdb.path=",          "cache.redis.url=",
-                                         "coalesce.redis.lease.ms=0", "llm.batch.max=1",
-                                         "cache.fallback.ttl.s=0",    NULL};
+ * query per LLM call; its long deadlines (--naive-deadline-ms) are not cut
+ * to the worker's sla.deadline.max.ms. */
+const char *const bench_naive_props[] = {
+    "cache.l1.ttl.s=0",       "coalesce.inflight=false",     "cache.lmdb.path=",
+    "cache.redis.url=",       "coalesce.redis.lease.ms=0",   "llm.batch.max=1",
+    "cache.fallback.ttl.s=0", "sla.deadline.max.ms=3600000", NULL};
 
 /* ------------------------------------------------------------------ helpers */
 

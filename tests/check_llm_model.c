@@ -205,6 +205,45 @@ START_TEST(test_timeouts_teach)
 }
 END_TEST
 
+START_TEST(test_faster_than_prior)
+{
+    /* A server 7x faster than the guess must be learned, not averaged with
+     * the guess; with calls of one size only, the one size is predicted
+     * right and larger calls are over-predicted (the safe side). */
+    server_t fast = {40, 2, 0.02, 0}, gpu = {60, 20, 0.05, 0};
+    kc_llm_model_prior_t guess = {300, 30, 0.02, 4, 10, 600};
+    kc_llm_model_t m;
+    kc_llm_pred_t p;
+    uint64_t s = 7;
+    double out, truth;
+
+    kc_llm_model_init(&m, &guess);
+    for (int i = 0; i < 60; i++) {
+        observe_one(&m, &fast, &s, 1 + (size_t)(rnd(&s) * 6));
+    }
+    for (size_t n = 1; n <= 12; n += 11) {
+        kc_llm_model_predict(&m, n, 25.0 * (double)n + 200, &p);
+        truth = serve(&fast, &s, n, 600 + 25.0 * (double)n + 200, &out);
+        ck_assert_msg(fabs(p.mean_ms - truth) / truth < 0.15, "n=%zu: predicted %.0f, true %.0f", n,
+                      p.mean_ms, truth);
+    }
+    kc_llm_model_init(&m, &guess);
+    for (int i = 0; i < 60; i++) {
+        observe_one(&m, &gpu, &s, 1);
+    }
+    kc_llm_model_predict(&m, 1, 225, &p);
+    truth = serve(&gpu, &s, 1, 825, &out);
+    ck_assert_msg(fabs(p.mean_ms - truth) / truth < 0.1,
+                  "one-query calls: predicted %.0f, true %.0f", p.mean_ms, truth);
+    kc_llm_model_predict(&m, 9, 225, &p);
+    truth = serve(&gpu, &s, 9, 825, &out);
+    ck_assert_msg(p.mean_ms >= truth * 0.95,
+                  "nine queries, never measured: predicted %.0f, true "
+                  "%.0f (must not be optimistic)",
+                  p.mean_ms, truth);
+}
+END_TEST
+
 START_TEST(test_bad_input_ignored)
 {
     kc_llm_model_t m, before;
@@ -234,6 +273,7 @@ int main(void)
     tcase_add_test(tc, test_collinear_tokens_predict_well);
     tcase_add_test(tc, test_cur_adapts_base_lags);
     tcase_add_test(tc, test_timeouts_teach);
+    tcase_add_test(tc, test_faster_than_prior);
     suite_add_tcase(s, tc);
     tc = tcase_create("spread");
     tcase_add_test(tc, test_spread_from_residuals);

@@ -540,10 +540,25 @@ START_TEST(test_headers_remaining)
     w = kc_rl_wait_us(&rl, 0, 0);
     ck_assert_wait(w, 1 * SEC, "headers absent: view kept, got %lld", (long long)w);
 
-    /* A newer response replaces it. */
+    /* Responses finish out of order: one written before our last starts
+     * (remaining 3) must not raise the view, or calls go into an empty
+     * budget; one that says less lowers it. */
+    h.limit_requests = 60;
     h.remaining_requests = 3;
     kc_rl_headers(&rl, 0, &h);
-    ck_assert_msg(kc_rl_wait_us(&rl, 0, 0) == 0, "remaining 3 from a new response");
+    w = kc_rl_wait_us(&rl, 0, 0);
+    ck_assert_wait(w, 1 * SEC, "an older, higher remaining must not raise the view, got %lld",
+                   (long long)w);
+    kc_rl_t fresh;
+    kc_rl_init(&fresh, 0, 0, 0);
+    h.remaining_requests = 10;
+    kc_rl_headers(&fresh, 0, &h);
+    h.remaining_requests = 0;
+    kc_rl_headers(&fresh, 0, &h);
+    w = kc_rl_wait_us(&fresh, 0, 0);
+    ck_assert_wait(w, 1 * SEC, "a lower remaining lowers the view, got %lld", (long long)w);
+    /* and the view refills with time at limit/60 s */
+    ck_assert_msg(kc_rl_wait_us(&fresh, 2 * SEC, 0) == 0, "refilled after 2 s");
 }
 END_TEST
 
