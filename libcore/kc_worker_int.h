@@ -49,6 +49,7 @@ typedef struct kc_wreq_s {
     int64_t consumed_at;   /* wall-clock us */
     int64_t consumed_mono; /* monotonic us */
     int64_t deadline_at;   /* wall-clock us */
+    int64_t created_at;    /* wall-clock us: the request's, or the consume time (absent, future) */
     int64_t cache_us;
     bool coalesced;
     int produce_attempts;

@@ -892,10 +892,13 @@ static void learn(kc_worker_t *w, const kc_wcall_t *call, const kc_llm_outcome_t
     double ms = (double)out->latency_us / 1000.0;
     const kc_llm_response_t *r = &out->resp;
 
-    /* A call refused for the logprobs parameter reached a live server and is
-     * sent again without it at once: no failure of the endpoint (counted as
-     * one, the first burst of refusals would open the breaker). */
-    kc_breaker_record(&w->breaker, out->err == 0 || out->param_rejected, now);
+    /* The breaker is for a server that is down or sick. A call refused for
+     * the logprobs parameter (sent again without it at once) or with a 429
+     * (rate-limited or busy: the pacer and the limiter deal with it) reached
+     * a live server; counted as failures, a burst of instant refusals would
+     * open the breaker on a server that answers. */
+    kc_breaker_record(&w->breaker, out->err == 0 || out->param_rejected || out->http_status == 429,
+                      now);
     if (kc_rl_headers_any(&out->rl)) {
         kc_rl_headers(&q->rl, now, &out->rl);
     }

@@ -55,7 +55,9 @@ static rd_kafka_resp_err_t produce(kc_worker_t *w, const char *topic, const void
 
 static void fill_times(kc_result_t *res, const kc_wreq_t *wr)
 {
-    int64_t created = wr->req.created_at > 0 ? wr->req.created_at : wr->consumed_at;
+    /* What the deadline was counted from (set_deadline; a request that was not
+     * decoded has none: its consume time). */
+    int64_t created = wr->created_at > 0 ? wr->created_at : wr->consumed_at;
 
     res->created_at = created;
     res->consumed_at = wr->consumed_at;

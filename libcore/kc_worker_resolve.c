@@ -402,6 +402,7 @@ static void set_deadline(kc_worker_t *w, kc_wreq_t *wr)
     if (created <= 0 || created > wr->consumed_at + KC_CLOCK_SKEW_US) {
         created = wr->consumed_at; /* 0, or in the future: consume time */
     }
+    wr->created_at = created;
     wr->deadline_at = created + budget * 1000;
     wr->fire_at = wr->deadline_at - w->conf.sla_deadline_margin_ms * 1000;
 }

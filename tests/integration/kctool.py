@@ -224,7 +224,9 @@ def cmd_produce_raw(a):
 
 
 def cmd_encode_request(a):
-    rec = request_record(a.request_id, a.query)
+    rec = request_record(a.request_id, a.query, deadline_ms=a.deadline_ms)
+    if a.created_at_us is not None:
+        rec["created_at"] = EPOCH + datetime.timedelta(microseconds=a.created_at_us)
     print(encode("request", rec, a.magic, a.schema_id).hex())
 
 
@@ -697,6 +699,10 @@ def main():
     p.add_argument("--query", required=True)
     p.add_argument("--magic", type=int, default=0)
     p.add_argument("--schema-id", type=int, default=1)
+    p.add_argument("--deadline-ms", type=int, default=0,
+                   help="deadline_ms (Avro int: at most 2147483647) [0 = worker default]")
+    p.add_argument("--created-at-us", type=int,
+                   help="created_at, wall-clock microseconds since the epoch [now]")
     p.set_defaults(fn=cmd_encode_request)
 
     p = sub.add_parser("gen-queries", help="generate request input and expectations")
