@@ -56,7 +56,7 @@ static void clamp_limit(kc_limiter_t *l)
  * server's capacity may have grown. */
 static void ceiling_probe(kc_limiter_t *l)
 {
-    if (l->ceiling < l->max && ++l->probe >= 4 * l->ceiling) {
+    if (l->ceiling < l->max && ++l->probe >= 16 * l->ceiling) {
         l->ceiling++;
         l->probe = 0;
         l->admitted_max = 0; /* what the server admits is learned again */
@@ -111,8 +111,10 @@ void kc_limiter_overload(kc_limiter_t *l, int inflight)
 {
     int below = inflight - 1;
 
-    /* One 429 at a new height may be chance; two in a row are a cap. */
-    if (inflight > l->admitted_max && ++l->cap_hits >= 2 && below < l->ceiling) {
+    /* One 429 at the top may be chance; two in a row are a cap. "The top": at
+     * least as many calls as the server admitted lately (it may count one
+     * we no longer do, cut by a timeout: then the cap is below that). */
+    if (inflight >= l->admitted_max && ++l->cap_hits >= 2 && below < l->ceiling) {
         /* The server turned a call away with `inflight` running: stay under. */
         l->ceiling = below > l->min ? below : l->min;
         l->probe = 0;

@@ -22,12 +22,13 @@
  *  - errors (500, invalid content) say nothing about load;
  *  - quota 429s are the pacer's business (kc_ratelimit.h); an overload 429
  *    (budget left) cuts the limit by 10%, at most once per KC_LIMITER_WIN
- *    calls. When two in a row came with more calls running than the server
- *    has recently admitted, that is the server's concurrency cap: the limit stays
- *    under that count (a ceiling), probed upwards by one call every
- *    4 * ceiling calls, so a cap is found and then rarely hit, while random
- *    429s of a flaky gateway (which also come at counts that were admitted
- *    before) do not pin the limit down.
+ *    calls. When two in a row came with at least as many calls running as
+ *    the server has recently admitted, that is the server's concurrency
+ *    cap: the limit stays under that count (a ceiling), probed upwards by
+ *    one call every 16 * ceiling calls, so a cap is found and then rarely
+ *    hit. Random 429s of a flaky gateway look like a cap now and then when
+ *    they come at the top; the probing keeps the limit from being pinned
+ *    (a 10% random 429 rate at full load holds it around half its max).
  * The limit never drops below `min`, so the LLM keeps being asked.
  *
  * Pure: the caller reports outcomes.

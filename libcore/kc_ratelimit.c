@@ -385,11 +385,10 @@ bool kc_rl_header_line(kc_rl_headers_t *h, const char *line, size_t len)
 
 bool kc_rl_is_quota_429(const kc_rl_headers_t *h)
 {
-    if (h->remaining_requests == 0 || h->remaining_tokens == 0) {
-        return true;
-    }
-    /* Only a remaining count shows budget left; limits or resets alone do not. */
-    return h->remaining_requests < 0 && h->remaining_tokens < 0;
+    /* Only a remaining count of 0 says the quota is used up. Without one
+     * (a gateway's concurrency cap, a busy server) pausing every new call for
+     * a second on each 429 would stop the worker; the limiter backs off. */
+    return h->remaining_requests == 0 || h->remaining_tokens == 0;
 }
 
 /* ------------------------------------------------------------------------ */

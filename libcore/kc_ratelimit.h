@@ -15,7 +15,7 @@
  *    again. Between responses the view is advanced: calls started since then
  *    are subtracted, and the budget refills at limit/60 s (or, without a limit
  *    header, becomes full at the reset time).
- * 3. A 429's Retry-After: no new call until it has passed (capped).
+ * 3. A quota 429's Retry-After: no new call until it has passed (capped).
  *
  * A call is admitted with kc_rl_wait_us() == 0 followed by kc_rl_start().
  */
@@ -133,11 +133,10 @@ void kc_rl_headers(kc_rl_t *rl, int64_t now, const kc_rl_headers_t *h);
 void kc_rl_pause(kc_rl_t *rl, int64_t now, int64_t retry_after_ms);
 
 /**
- * @brief Is a 429 with these headers a quota 429 (the provider's budget is
- * used up: remaining requests or tokens 0, or no rate-limit headers at all)
- * rather than a transient overload with budget left?
- * @remark Only a remaining count shows budget left: headers with limits or
- * resets but no remaining-* count also make a quota 429.
+ * @brief Is a 429 with these headers a quota 429 (the provider says its
+ * budget is used up: x-ratelimit-remaining-requests or -tokens is 0) rather
+ * than an overload (budget left, or no remaining count at all: a gateway's
+ * concurrency cap, a busy server)?
  */
 bool kc_rl_is_quota_429(const kc_rl_headers_t *h);
 

@@ -24,9 +24,11 @@
 
 #define KC_CALL_MAX      1024 /* llm.batch.max's upper bound */
 #define HEDGE_CREDIT_MAX 3.0
-#define LP_ABSENT_LIMIT  3    /* answers without logprobs before auto stops asking */
-#define QUOTA_PAUSE_MS   1000 /* a quota 429 without Retry-After pauses this long */
-#define INITIAL_LIMIT    8    /* calls at first, until the baseline latency is learned */
+#define LP_ABSENT_LIMIT  3     /* answers without logprobs before auto stops asking */
+#define QUOTA_PAUSE_MS   1000  /* a quota 429 without Retry-After pauses this long */
+#define INITIAL_LIMIT    8     /* calls at first, until the baseline latency is learned */
+#define BUSY_LINGER_US   50000 /* a busy worker's wait for a fuller call */
+#define BUSY_BATCH       4     /* queries worth a call at once when busy */
 
 enum { SEND_SENT, SEND_AGAIN, SEND_STOP };
 
@@ -323,12 +325,20 @@ static void plan(kc_worker_t *w, kc_lookup_t **lks, size_t n, size_t want, kc_pl
 }
 
 /* Spread the live queue over the free call slots: with slots to spare,
- * several small calls finish sooner than one long one. */
-static size_t want_size(const kc_worker_t *w, size_t free_slots)
+ * several small calls finish sooner than one long one. With
+ * llm.batch.linger.ms the user asked for fuller calls (fewer prompts to pay
+ * for) at some latency: what lingered goes in one call, deadlines allowing. */
+static size_t want_size(const kc_worker_t *w, size_t free_slots, size_t limit)
 {
-    size_t want = (w->lq.live.cnt + free_slots - 1) / (free_slots ? free_slots : 1);
+    /* A quarter of the limit is kept in reserve: calls grow before the slots
+     * run out, instead of running at the server's cap (and into its 429s). */
+    size_t spread = free_slots > limit / 4 ? free_slots - limit / 4 : 1;
+    size_t want = (w->lq.live.cnt + spread - 1) / spread;
     size_t max = (size_t)w->conf.llm_batch_max;
 
+    if (w->conf.llm_batch_linger_ms > 0) {
+        want = max;
+    }
     return want < 1 ? 1 : want > max ? max : want;
 }
 
@@ -501,10 +511,10 @@ static void doomed(kc_worker_t *w, kc_lookup_t *lk)
     kc_worker_llmq_push(w, lk);
 }
 
-static int send_live(kc_worker_t *w, size_t free_slots)
+static int send_live(kc_worker_t *w, size_t free_slots, size_t limit)
 {
     kc_lookup_t *a[KC_CALL_MAX], *b[KC_CALL_MAX];
-    size_t want = want_size(w, free_slots), na, nb;
+    size_t want = want_size(w, free_slots, limit), na, nb;
     kc_plan_t pa, pb;
 
     na = take(&w->lq, false, a, want);
@@ -554,10 +564,26 @@ static int send_fill(kc_worker_t *w)
 
 /* With llm.batch.linger.ms, a call that would not be full waits until the
  * queue's oldest entry has lingered that long (deadlines still rule). */
+/* How long the live queue's oldest entry may wait for a fuller call now, in
+ * us (0 = none): llm.batch.linger.ms when set; else, once three quarters of
+ * the concurrency limit are in use, BUSY_LINGER_US for BUSY_BATCH queries, so
+ * a busy worker sends fewer, fuller calls instead of running into the
+ * server's cap with one query per call. */
+static int64_t linger_us(const kc_worker_t *w)
+{
+    int inflight = (int)kc_llm_inflight(w->llm), limit = kc_limiter_limit(&w->lq.limiter);
+
+    if (w->conf.llm_batch_linger_ms > 0) {
+        return w->lq.live.cnt < (size_t)w->conf.llm_batch_max ? w->conf.llm_batch_linger_ms * 1000
+                                                              : 0;
+    }
+    return inflight * 4 >= limit * 3 && w->lq.live.cnt < BUSY_BATCH ? BUSY_LINGER_US : 0;
+}
+
 static bool batch_lingering(const kc_worker_t *w)
 {
-    return w->conf.llm_batch_linger_ms > 0 && w->lq.live.cnt < (size_t)w->conf.llm_batch_max &&
-           kc_mono_us() - w->lq.live_since < w->conf.llm_batch_linger_ms * 1000;
+    int64_t l = linger_us(w);
+    return l > 0 && kc_mono_us() - w->lq.live_since < l;
 }
 
 /* ------------------------------------------------------------- hedges */
@@ -663,8 +689,8 @@ int64_t kc_worker_llm_next_timer_us(kc_worker_t *w)
     if (q->live.cnt > 0 && q->rl_wait_until > 0 && q->rl_wait_until - now < t) {
         t = q->rl_wait_until - now;
     }
-    if (batch_lingering(w)) {
-        int64_t d = q->live_since + w->conf.llm_batch_linger_ms * 1000 - now;
+    if (q->live.cnt > 0 && batch_lingering(w)) {
+        int64_t d = q->live_since + linger_us(w) - now;
         t = d < t ? d : t;
     }
     return t < 0 ? 0 : t;
@@ -720,7 +746,7 @@ void kc_worker_dispatch(kc_worker_t *w)
             if (batch_lingering(w)) {
                 break;
             }
-            rc = send_live(w, (size_t)(limit - inflight));
+            rc = send_live(w, (size_t)(limit - inflight), (size_t)limit);
         } else if (inflight * 2 < limit) {
             rc = send_fill(w); /* spare capacity only */
         } else {

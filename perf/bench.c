@@ -612,6 +612,9 @@ static int prewarm(opts_t *o, const bench_load_t *ld)
     w.sequential = true;
     w.repeat = -1;
     w.count = ld->distinct;
+    /* Long enough for the LLM to answer every one (not the fallback): the
+     * caches are warm with LLM answers, whatever the measured deadline. */
+    w.deadline_ms = 60000;
     if (ld->queries_file) {
         bench_queries_t qs;
         if (bench_queries_load(ld, o->tg.tx, &qs, errstr, sizeof(errstr)) != 0) {
@@ -627,6 +630,7 @@ static int prewarm(opts_t *o, const bench_load_t *ld)
         bench_summarize(&res, 0, &sm);
         fprintf(stderr, "%% prewarm: %llu queries sent, %llu answered in %.1f s\n",
                 (unsigned long long)sm.sent, (unsigned long long)sm.answered, res.wall_s);
+        bench_wait_llm_idle(&o->tg);
     }
     bench_result_free(&res);
     return rc;

@@ -230,6 +230,8 @@ void bench_stack_stop(bench_stack_t *st);
 /** @brief Sends a few probe requests until all come back (every worker joined). @returns 0 or -1.
  */
 int bench_stack_probe(bench_target_t *tg, int partitions);
+/** @brief Wait (at most 20 s) until no worker has LLM calls running or queued. */
+void bench_wait_llm_idle(const bench_target_t *tg);
 /** @brief The naive-system worker properties (also printed in reports). */
 extern const char *const bench_naive_props[];
 

@@ -414,6 +414,34 @@ void bench_stack_stop(bench_stack_t *st)
     st->worker_cnt = 0;
 }
 
+/* Probe requests answered by the fallback (consumed during the group join,
+ * after their deadline) leave cache-filling LLM calls behind: wait until no
+ * worker has LLM work left (at most 20 s), so they do not count in the run.
+ * Also after a prewarm. */
+void bench_wait_llm_idle(const bench_target_t *tg)
+{
+    int64_t deadline = kc_mono_us() + 20 * 1000000LL;
+
+    while (kc_mono_us() < deadline && !bench_interrupted) {
+        double busy = 0;
+        for (size_t i = 0; i < tg->metrics_cnt; i++) {
+            char errstr[128], *body = NULL;
+            if (bench_http_get(tg->metrics_urls[i], &body, errstr, sizeof(errstr)) != 0) {
+                busy += 1;
+                continue;
+            }
+            busy += bench_prom_value(body, "kclassify_llm_inflight", NULL) +
+                    bench_prom_value(body, "kclassify_llm_queue_length", NULL);
+            free(body);
+        }
+        if (busy == 0) {
+            return;
+        }
+        usleep(100000);
+    }
+    fprintf(stderr, "%% probe: the workers' LLM work did not settle within 20 s\n");
+}
+
 /* The stack is ready when a few probe requests come back (every worker has joined). */
 int bench_stack_probe(bench_target_t *tg, int partitions)
 {
@@ -442,6 +470,7 @@ int bench_stack_probe(bench_target_t *tg, int partitions)
             fprintf(stderr, "%% probe: %s\n", errstr);
         } else if (sm.lost == 0 && sm.failed == 0) {
             tg->drain_ms = drain;
+            bench_wait_llm_idle(tg);
             return 0;
         } else {
             fprintf(stderr, "%% probe: %llu of %llu unanswered; trying again\n",

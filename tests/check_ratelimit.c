@@ -672,7 +672,8 @@ START_TEST(test_quota_429)
     kc_rl_headers_t h;
 
     kc_rl_headers_init(&h);
-    ck_assert_msg(kc_rl_is_quota_429(&h), "no rate-limit headers: quota");
+    ck_assert_msg(!kc_rl_is_quota_429(&h),
+                  "no rate-limit headers: an overload (a cap, a busy server), not a quota");
     h.remaining_requests = 5;
     h.remaining_tokens = 1000;
     ck_assert_msg(!kc_rl_is_quota_429(&h), "budget left: transient overload");
@@ -687,7 +688,8 @@ START_TEST(test_quota_429)
     kc_rl_headers_init(&h);
     h.limit_requests = 60;
     h.reset_requests_ms = 1000;
-    ck_assert_msg(kc_rl_is_quota_429(&h), "limits without a remaining count show no budget left");
+    ck_assert_msg(!kc_rl_is_quota_429(&h),
+                  "limits without a remaining count do not say the budget is used up");
 }
 END_TEST
 
