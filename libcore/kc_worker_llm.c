@@ -599,11 +599,14 @@ static bool call_all_done(const kc_wcall_t *call)
 }
 
 /* Nobody waits for any of its queries any more, and it has run twice its
- * predicted p99: most likely hung. Its slot is worth more to live work; its
- * queries go back to the fill queue. */
+ * predicted p99, and at least a second past it: most likely hung (a late call
+ * of a fast server is not: cancelling it would ask its queries again). Its
+ * slot is worth more to live work; its queries go back to the fill queue. */
 static bool call_hung_and_unneeded(const kc_wcall_t *call, int64_t now)
 {
-    if (now < call->start_mono + (int64_t)(2.0 * call->pred.p99_ms * 1000.0)) {
+    int64_t p99 = (int64_t)(call->pred.p99_ms * 1000.0);
+
+    if (now < call->start_mono + (p99 > 1000000 ? 2 * p99 : p99 + 1000000)) {
         return false;
     }
     for (size_t i = 0; i < call->n; i++) {
@@ -614,7 +617,31 @@ static bool call_hung_and_unneeded(const kc_wcall_t *call, int64_t now)
     return true;
 }
 
-/* A call past its predicted p99 whose queries still have time: ask again in
+/* When to hedge a call (monotonic us), INT64_MAX if nobody waits for it.
+ * Not before its predicted p99, and not before the last moment a second call
+ * of its size (1.25x its p99 plus sla.deadline.margin.ms) still fits the
+ * earliest waiting deadline: most calls late at their p99 answer soon after,
+ * and every hedge asks the LLM a query twice. With a tight deadline both
+ * moments coincide. */
+static int64_t hedge_at(const kc_worker_t *w, const kc_wcall_t *call, int64_t now_mono,
+                        int64_t now_wall)
+{
+    int64_t p99 = (int64_t)(call->pred.p99_ms * 1000.0), dl = INT64_MAX, at;
+
+    for (size_t i = 0; i < call->n; i++) {
+        const kc_lookup_t *lk = call->lookups[i];
+        if (!lk->done && lk->waiter_cnt > 0 && lk->calls == 1 && lk->deadline_at < dl) {
+            dl = lk->deadline_at;
+        }
+    }
+    if (dl == INT64_MAX) {
+        return INT64_MAX;
+    }
+    at = now_mono + (dl - now_wall) - (p99 + p99 / 4 + margin_us(w));
+    return at > call->start_mono + p99 ? at : call->start_mono + p99;
+}
+
+/* A call past its hedge moment whose queries still have time: ask again in
  * a new call (the first valid answer wins), within llm.hedge.max.pct. */
 static void hedge(kc_worker_t *w, kc_wcall_t *call)
 {
@@ -656,7 +683,7 @@ static void hedge(kc_worker_t *w, kc_wcall_t *call)
  * whose requests were answered otherwise) and hedge the slow ones. */
 static void calls_tick(kc_worker_t *w)
 {
-    int64_t now = kc_mono_us();
+    int64_t now = kc_mono_us(), wall = kc_now_us();
     kc_wcall_t *call = w->lq.running, *next;
 
     for (; call; call = next) {
@@ -665,7 +692,7 @@ static void calls_tick(kc_worker_t *w)
             kc_llm_cancel(w->llm, call->handle); /* frees only this call */
             continue;
         }
-        if (!call->hedged && now >= call->start_mono + (int64_t)(call->pred.p99_ms * 1000.0)) {
+        if (!call->hedged && now >= hedge_at(w, call, now, wall)) {
             hedge(w, call);
         }
     }
@@ -674,15 +701,15 @@ static void calls_tick(kc_worker_t *w)
 int64_t kc_worker_llm_next_timer_us(kc_worker_t *w)
 {
     kc_wllm_t *q = &w->lq;
-    int64_t now = kc_mono_us(), t = INT64_MAX;
+    int64_t now = kc_mono_us(), wall = kc_now_us(), t = INT64_MAX;
     kc_lookup_t *lk = kc_heap_peek(&q->retryq);
 
     if (lk) {
         t = lk->ready_at - now;
     }
     for (kc_wcall_t *c = q->running; c; c = c->next) {
-        int64_t at = c->start_mono + (int64_t)(c->pred.p99_ms * 1000.0);
-        if (!c->hedged && at - now < t) {
+        int64_t at = c->hedged ? INT64_MAX : hedge_at(w, c, now, wall);
+        if (at != INT64_MAX && at - now < t) {
             t = at - now;
         }
     }
