@@ -14,6 +14,7 @@
 
 #include "kc_hist.h"
 #include "kc_taxonomy.h"
+#include "kc_types.h"
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -279,7 +280,7 @@ typedef struct bench_result_s {
 /** @brief Derived figures (computed by bench_summarize). */
 typedef struct bench_summary_s {
     uint64_t sent, answered, lost, failed, duplicates;
-    uint64_t ok, degraded, error, by_source[6], coalesced, deadline_met, repeats;
+    uint64_t ok, degraded, error, by_source[KC_SRC__CNT], coalesced, deadline_met, repeats;
     uint64_t within_deadline;
     double offered_rps, achieved_rps, duration_s;
     double mean_ms, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms;

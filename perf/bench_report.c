@@ -191,10 +191,10 @@ static json_t *json_llm(const bench_summary_t *sm)
 
 static json_t *json_results(const bench_summary_t *sm)
 {
-    static const char *src[] = {"L1", "LMDB", "REDIS", "LLM", "FALLBACK", "NONE"};
+    static const char *src[KC_SRC__CNT] = {"L1", "LMDB", "REDIS", "LLM", "FALLBACK", "NONE"};
     json_t *by = json_object();
 
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < KC_SRC__CNT; i++) {
         json_object_set_new(by, src[i], json_integer((json_int_t)sm->by_source[i]));
     }
     return json_pack(

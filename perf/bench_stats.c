@@ -41,7 +41,7 @@ static void count_recs(bench_result_t *res, double target_ms, bench_summary_t *s
         sm->ok += r->status == KC_STATUS_OK;
         sm->degraded += r->status == KC_STATUS_DEGRADED;
         sm->error += r->status == KC_STATUS_ERROR;
-        sm->by_source[r->source < 6 ? r->source : KC_SRC_NONE]++;
+        sm->by_source[r->source < KC_SRC__CNT ? r->source : KC_SRC_NONE]++;
         sm->coalesced += (r->flags & BENCH_F_COALESCED) != 0;
         sm->deadline_met += (r->flags & BENCH_F_DEADLINE) != 0;
         sm->within_deadline += lat <= deadline_us;

@@ -521,3 +521,8 @@ const char *kc_client_topic_replies(const kc_client_t *cl)
 {
     return cl->conf.topic_replies;
 }
+
+const char *kc_client_version(void)
+{
+    return KC_VERSION;
+}

@@ -12,7 +12,7 @@
 
 #include "kc_avro.h"
 #include "kc_buf.h"
-#include "kc_client.h"
+#include "kc_client_parts.h"
 #include "kc_keymap.h"
 #include "kc_normalize.h"
 

@@ -5,7 +5,7 @@
  * in reservation order. Reservation fails when the oldest unpopped item is
  * `capacity` behind, so a slow request bounds how far the input runs ahead.
  */
-#include "kc_client.h"
+#include "kc_client_parts.h"
 #include "kc_err.h"
 
 #include <stdlib.h>

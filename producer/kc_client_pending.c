@@ -2,7 +2,7 @@
  * The client's pending table: request_id -> FIFO of waiters, and a min-heap
  * of deadlines. Pure data structure; the client serialises access to it.
  */
-#include "kc_client.h"
+#include "kc_client_parts.h"
 #include "kc_err.h"
 #include "kc_heap.h"
 #include "kc_keymap.h"

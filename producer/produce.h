@@ -10,7 +10,7 @@
 #define PRODUCE_H
 
 #include "kc_buf.h"
-#include "kc_client.h"
+#include "kc_client_parts.h"
 #include "kc_conf.h"
 #include "kc_hist.h"
 #include "kc_producer_conf.h"

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the Avro codec (libcore/kc_avro.c): round trips, the exact
+ * Unit tests for the Avro codec (libcore/wire/kc_avro.c): round trips, the exact
  * wire bytes, every malformed-input path, and interop with Python's avro.
  */
 #include "kc_avro.h"

@@ -1,4 +1,4 @@
-/* Unit tests for libcore/kc_cache_json.c: a cache entry as a JSON line. */
+/* Unit tests for libcore/cache/kc_cache_json.c: a cache entry as a JSON line. */
 #include "kc_buf.h"
 #include "kc_cache_json.h"
 #include "kc_err.h"

@@ -1,4 +1,4 @@
-/* Unit tests for libcore/kc_cache_rec.c: the versioned binary cache record. */
+/* Unit tests for libcore/cache/kc_cache_rec.c: the versioned binary cache record. */
 #include "kc_buf.h"
 #include "kc_cache_rec.h"
 #include "kc_err.h"

@@ -1,4 +1,4 @@
-/* Unit tests for libcore/kc_conf.c: table-driven properties parsing. */
+/* Unit tests for libcore/base/kc_conf.c: table-driven properties parsing. */
 #include "kc_conf.h"
 #include "kc_err.h"
 

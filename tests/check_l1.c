@@ -1,4 +1,4 @@
-/* Unit tests for libcore/kc_l1.c: the in-process LRU + TTL cache. */
+/* Unit tests for libcore/cache/kc_l1.c: the in-process LRU + TTL cache. */
 #include "kc_err.h"
 #include "kc_l1.h"
 #include "kc_normalize.h"

@@ -1,4 +1,4 @@
-/* Unit tests for libcore/kc_lmdb.c: the L2 cache on real LMDB files in a temp dir. */
+/* Unit tests for libcore/cache/kc_lmdb.c: the L2 cache on real LMDB files in a temp dir. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "kc_buf.h"
 #include "kc_cache_rec.h"

@@ -1,4 +1,4 @@
-/* Unit tests for libcore/kc_normalize.c: UTF-8 check, normalization, cache key. */
+/* Unit tests for libcore/wire/kc_normalize.c: UTF-8 check, normalization, cache key. */
 #include "kc_err.h"
 #include "kc_normalize.h"
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for libcore/kc_redis.c and kc_redis_url.c: the L3 Redis client.
+ * Unit tests for libcore/cache/kc_redis.c and kc_redis_url.c: the L3 Redis client.
  *
  * The "url" TCase is pure (TLS connections: check_redis_tls.c). "mget", "set_many" and "lease" use
  * the shared redis-server named by KC_TEST_REDIS_URL (scripts/test.sh starts one) and FAIL when it

@@ -1,5 +1,5 @@
 /*
- * Unit tests for libcore/kc_redis_tls.c: Redis over TLS through the relay
+ * Unit tests for libcore/cache/kc_redis_tls.c: Redis over TLS through the relay
  * thread, and kc_redis with rediss:// URLs.
  *
  * "pure" needs nothing. "conf" loads certificate files made by

@@ -1,5 +1,5 @@
 /*
- * Unit tests for libcore/kc_types.c: enum symbol names (which must match the
+ * Unit tests for libcore/wire/kc_types.c: enum symbol names (which must match the
  * Avro enums in schemas/), parsing, and the NULL-safe clear functions.
  */
 #include "kc_err.h"

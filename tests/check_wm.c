@@ -1,4 +1,4 @@
-/* Unit tests for libcore/kc_wm.c: the per-partition commit watermark. */
+/* Unit tests for libcore/base/kc_wm.c: the per-partition commit watermark. */
 #include "kc_err.h"
 #include "kc_wm.h"
 

@@ -35,6 +35,8 @@ const char *kc_strerror(int err)
         return "Timed out";
     case KC_ERR_STATE:
         return "Invalid state";
+    case KC_ERR_ORDER:
+        return "Out of order";
     default:
         return err > 0 ? strerror(err) : "Unknown error";
     }

@@ -25,6 +25,7 @@
 #define KC_ERR_LLM      -11 /**< LLM call failed */
 #define KC_ERR_TIMEOUT  -12 /**< operation timed out */
 #define KC_ERR_STATE    -13 /**< call not valid in this state */
+#define KC_ERR_ORDER    -14 /**< accepted, but out of the expected order (a warning) */
 
 /**
  * @brief Human-readable name of a KC_ERR_* code (or of a positive errno).

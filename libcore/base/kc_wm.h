@@ -9,6 +9,8 @@
 #ifndef KC_WM_H
 #define KC_WM_H
 
+#include "kc_err.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,8 +20,9 @@ kc_wm_t *kc_wm_new(void);
 void kc_wm_destroy(kc_wm_t *wm);
 
 /** kc_wm_track(): tracked, but below an offset tracked before (the fetch
- *  position went back); the committable offset will not pass it. */
-#define KC_WM_OUT_OF_ORDER 1
+ *  position went back); the committable offset will not pass it. A warning,
+ *  negative like every libcore code (kc_strerror(): "Out of order"). */
+#define KC_WM_OUT_OF_ORDER KC_ERR_ORDER
 
 /**
  * @brief Start tracking an offset. Offsets normally increase; a lower one is

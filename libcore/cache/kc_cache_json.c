@@ -60,7 +60,6 @@ int kc_cache_json_write(const kc_key_t *key, const kc_cache_rec_t *rec, kc_buf_t
                         size_t errstr_size)
 {
     json_t *o;
-    char *text;
     int err;
 
     if (!isfinite(rec->confidence)) {
@@ -73,15 +72,7 @@ int kc_cache_json_write(const kc_key_t *key, const kc_cache_rec_t *rec, kc_buf_t
         json_decref(o);
         return err;
     }
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
-                             JSON_REAL_PRECISION(kc_float_digits(rec->confidence)));
-    json_decref(o);
-    if (!text) {
-        return kc_seterr(KC_ERR_ENCODE, errstr, errstr_size, "json_dumps failed");
-    }
-    err = kc_buf_puts(out, text);
-    free(text);
-    return err;
+    return kc_json_append(out, o, rec->confidence, errstr, errstr_size);
 }
 
 /* ------------------------------------------------------------------ parse */

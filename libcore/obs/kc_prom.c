@@ -347,7 +347,7 @@ static int read_btime(double *btime, char *errstr, size_t errstr_size)
 int kc_prom_proc_read(kc_prom_proc_t *out, char *errstr, size_t errstr_size)
 {
     char stat[4096];
-    double btime;
+    double btime = 0.0;
     struct rlimit rl;
     int rc;
 

@@ -125,8 +125,6 @@ int kc_result_json_write(const kc_result_t *res, const char *query, size_t query
                          char *errstr, size_t errstr_size)
 {
     json_t *o = json_object();
-    size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
-    char *text;
     int err;
 
     if (!o) {
@@ -138,14 +136,21 @@ int kc_result_json_write(const kc_result_t *res, const char *query, size_t query
         json_decref(o);
         return kc_seterr(err, errstr, errstr_size, "building result JSON: out of memory");
     }
+    return kc_json_append(out, o, res->confidence, errstr, errstr_size);
+}
+
+int kc_json_append(kc_buf_t *out, json_t *o, float confidence, char *errstr, size_t errstr_size)
+{
     /* confidence is the only real, so its precision can be the dump's. */
-    flags |= JSON_REAL_PRECISION(kc_float_digits(res->confidence));
-    text = json_dumps(o, flags);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                   JSON_REAL_PRECISION(kc_float_digits(confidence)));
+    int err;
+
     json_decref(o);
     if (!text) {
         return kc_seterr(KC_ERR_ENCODE, errstr, errstr_size, "json_dumps failed");
     }
     err = kc_buf_puts(out, text);
     free(text);
-    return err;
+    return err ? kc_seterr(err, errstr, errstr_size, "out of memory") : 0;
 }

@@ -17,6 +17,7 @@
 #include "kc_buf.h"
 #include "kc_types.h"
 
+#include <jansson.h>
 #include <stddef.h>
 
 /**
@@ -37,5 +38,12 @@ int kc_result_json_sanitize(const char *buf, size_t len, kc_buf_t *out);
 /** @brief Fewest significant digits (1..9) whose "%.*g" form reads back as f
  * exactly: JSON numbers that round-trip without noise digits. */
 int kc_float_digits(float f);
+
+/**
+ * @brief Append o as one compact line of JSON (key order kept, reals with the
+ *        precision of `confidence`) to out; takes o over (decref'd).
+ * @returns 0, KC_ERR_ENCODE or KC_ERR_NOMEM (errstr says which).
+ */
+int kc_json_append(kc_buf_t *out, json_t *o, float confidence, char *errstr, size_t errstr_size);
 
 #endif

@@ -20,7 +20,12 @@ typedef enum {
     KC_CACHE_BYPASS = 2   /**< neither read nor write */
 } kc_cache_policy_t;
 
-typedef enum { KC_STATUS_OK = 0, KC_STATUS_DEGRADED = 1, KC_STATUS_ERROR = 2 } kc_status_t;
+typedef enum {
+    KC_STATUS_OK = 0,
+    KC_STATUS_DEGRADED = 1,
+    KC_STATUS_ERROR = 2,
+    KC_STATUS__CNT /**< number of statuses (not a status) */
+} kc_status_t;
 
 typedef enum {
     KC_SRC_L1 = 0,
@@ -28,7 +33,8 @@ typedef enum {
     KC_SRC_REDIS = 2,
     KC_SRC_LLM = 3,
     KC_SRC_FALLBACK = 4,
-    KC_SRC_NONE = 5
+    KC_SRC_NONE = 5,
+    KC_SRC__CNT /**< number of sources (not a source) */
 } kc_source_t;
 
 /** @brief Symbol names, as in the Avro enums ("LOW", "OK", "L1", ...). */

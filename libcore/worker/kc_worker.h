@@ -7,6 +7,7 @@
 #ifndef KC_WORKER_H
 #define KC_WORKER_H
 
+#include "kc_types.h"
 #include "kc_worker_conf.h"
 
 #include <stdint.h>
@@ -39,9 +40,9 @@ void kc_worker_destroy(kc_worker_t *w);
 typedef struct kc_worker_stats_s {
     uint64_t requests;
     uint64_t replies;
-    uint64_t replies_by_source[6];
-    uint64_t replies_by_status[3];
-    uint64_t replies_by[3][6]; /**< by status, then source */
+    uint64_t replies_by_source[KC_SRC__CNT];
+    uint64_t replies_by_status[KC_STATUS__CNT];
+    uint64_t replies_by[KC_STATUS__CNT][KC_SRC__CNT]; /**< by status, then source */
     uint64_t dlt;
     uint64_t coalesced;
     uint64_t delivery_failures;

@@ -196,6 +196,7 @@ int kc_worker_cache_stage_add(kc_worker_t *w, kc_lookup_t *lk)
         return KC_ERR_NOMEM;
     }
     c->staged[c->staged_cnt++] = lk;
+    kc_lookup_move(lk, KC_LK_STAGED);
     return 0;
 }
 
@@ -405,7 +406,7 @@ static void lwait_add(kc_worker_t *w, kc_lookup_t *lk)
         kc_worker_llmq_push(w, lk); /* cannot wait: ask the LLM ourselves */
         return;
     }
-    lk->lease_wait = true;
+    kc_lookup_move(lk, KC_LK_LEASE_WAIT);
     c->lwait[c->lwait_cnt++] = lk;
 }
 
@@ -559,9 +560,6 @@ static void lease_poll(kc_worker_t *w)
         kc_lookup_t **retry = malloc(left * sizeof(*retry));
         if (retry) {
             memcpy(retry, c->lwait, left * sizeof(*retry));
-            for (size_t i = 0; i < left; i++) {
-                retry[i]->lease_wait = false;
-            }
             stage_lease(w, retry, left);
             free(retry);
             return;
@@ -569,7 +567,6 @@ static void lease_poll(kc_worker_t *w)
     }
     /* Redis is down: nobody's answer will show up there; ask the LLM. */
     for (size_t i = 0; i < left; i++) {
-        c->lwait[i]->lease_wait = false;
         kc_worker_llmq_push(w, c->lwait[i]);
     }
 }

@@ -56,19 +56,44 @@ typedef struct kc_wreq_s {
 } kc_wreq_t;
 
 /*
- * A lookup is the resolution of one distinct key. Where it waits for the LLM:
+ * A lookup is the resolution of one distinct key, in the in-flight table from
+ * its first request until it is answered. Its state says which one container
+ * holds it; kc_lookup_move() is the only writer and asserts the move:
  *
- *   staged (LMDB/Redis) -> live queue (it has waiters) --dispatch--> call(s)
- *                      \-> fill queue (nobody waits: cache filling, only with
- *                          spare capacity; bounded, oldest dropped)
- *   call failed -> retry queue (backoff) -> live or fill queue
- *   waiters answered by the fallback (deadline, or no call can make it) ->
- *   fill queue; a new waiter moves it back to the live queue.
+ *   NEW --> STAGED --> LEASE_WAIT (another worker holds the Redis lease) --.
+ *    |        |            ^  |  (lease taken again)                        |
+ *    |        v            '--'                                             v
+ *    '----> LIVE (someone waits) <-------> FILL (nobody waits: cache filling,
+ *            |  ^                          |  ^   bounded, oldest dropped)
+ *            v  |                          v  |
+ *           TAKEN (off the queues while a call is built) ---> IN_CALL
+ *                                                              |  |
+ *     BACKOFF (retry heap, a failed call) <--------------------'  |
+ *       '--> LIVE / FILL          IN_CALL --> LIVE / FILL (requeued) / DONE
  *
- * A lookup may be in two running calls at once (a hedge): `calls` counts
- * them, and a lookup answered while a call still holds it is only marked
- * `done` until the last of its calls has finished or been cancelled.
+ * Answered (cache hit, LLM answer, fallback) or dropped, a lookup leaves the
+ * table and is freed, from any state; one that a running call still holds
+ * becomes DONE and is freed when its last call ends. A lookup may be in two
+ * running calls at once (a hedge): `calls` counts them. Waiters answered by
+ * the fallback (deadline, or no call can make it) leave a lookup without
+ * waiters, which goes on as cache filling (FILL); a new waiter moves it back
+ * to LIVE. kc_worker_llmq_push() places a lookup in LIVE or FILL and never
+ * fails (ENOMEM and a full queue answer by the fallback), so no lookup stays
+ * in the table in no container.
  */
+typedef enum {
+    KC_LK_NEW,        /* just created, or out of a queue (on its way to another, or freed) */
+    KC_LK_STAGED,     /* waits for this micro-batch's LMDB/Redis reads */
+    KC_LK_LEASE_WAIT, /* polls Redis for the answer of the lease's holder */
+    KC_LK_LIVE,       /* LLM live queue */
+    KC_LK_FILL,       /* LLM fill queue */
+    KC_LK_TAKEN,      /* off the queues: a call is being built */
+    KC_LK_IN_CALL,    /* in one or two running calls */
+    KC_LK_BACKOFF,    /* retry heap */
+    KC_LK_DONE,       /* answered while a call still holds it */
+    KC_LK__CNT
+} kc_lookup_state_t;
+
 struct kc_lookup_s {
     kc_key_t key;
     char *norm; /* normalized query: cache value check */
@@ -80,17 +105,15 @@ struct kc_lookup_s {
     size_t waiter_cnt;
     int attempts;
     bool write_cache;
-    bool read_cache;     /* no REFRESH/BYPASS waiter: LMDB/Redis may answer */
-    bool leased;         /* holds the fleet-wide Redis lease: release after answering */
-    bool lease_wait;     /* another worker holds the lease: waiting for its answer */
-    bool done;           /* answered or dropped while a call still holds it */
-    int calls;           /* running LLM calls that include it */
-    kc_priority_t prio;  /* highest waiter priority */
-    int64_t deadline_at; /* earliest waiter deadline (wall us), INT64_MAX without waiters */
+    bool read_cache;         /* no REFRESH/BYPASS waiter: LMDB/Redis may answer */
+    bool leased;             /* holds the fleet-wide Redis lease: release after answering */
+    kc_lookup_state_t state; /* kc_lookup_move() */
+    int calls;               /* running LLM calls that include it */
+    kc_priority_t prio;      /* highest waiter priority */
+    int64_t deadline_at;     /* earliest waiter deadline (wall us), INT64_MAX without waiters */
     size_t pq_pos;  /* position in the live queue's deadline order, KC_HEAP_NONE if not queued */
     size_t pq2_pos; /* position in the live queue's newest-first order */
     struct kc_lookup_s *fill_prev, *fill_next; /* fill queue links */
-    bool in_fill;
     int retries;      /* failed calls (429, 5xx, timeout, transport) it took part in */
     int64_t ready_at; /* monotonic us: when a backed-off retry may go */
     size_t rq_pos;    /* position in the retry heap */
@@ -278,6 +301,8 @@ int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms);
 kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t norm_len,
                                   const char *text, size_t text_len);
 void kc_worker_lookup_free(kc_lookup_t *lk);
+/* Move lk to state `to` (asserts the move is one of the diagram's). */
+void kc_lookup_move(kc_lookup_t *lk, kc_lookup_state_t to);
 void kc_worker_lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp);
 void kc_worker_lookup_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why);
 void kc_worker_waiters_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why);
@@ -287,7 +312,11 @@ void kc_worker_l1_put(kc_worker_t *w, const kc_lookup_t *lk, const kc_reply_t *r
 void kc_worker_answer_opts(const kc_worker_t *w, kc_llm_answer_opts_t *ao);
 int kc_worker_llm_init(kc_worker_t *w, char *errstr, size_t errstr_size);
 void kc_worker_llm_free(kc_worker_t *w);
-int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk);
+/* Queue lk for the LLM: live if it has waiters, else fill (or dropped).
+ * Never fails: a full queue or ENOMEM answers its waiters by the fallback
+ * at once, so a lookup is never left in the in-flight map in no queue. lk may
+ * be freed on return. */
+void kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk);
 void kc_worker_llmq_remove(kc_worker_t *w, kc_lookup_t *lk);
 void kc_worker_llmq_waiters_changed(kc_worker_t *w, kc_lookup_t *lk);
 size_t kc_worker_llmq_len(const kc_worker_t *w);

@@ -153,7 +153,7 @@ static void fill_unlink(kc_wllm_t *q, kc_lookup_t *lk)
         q->fill_tail = lk->fill_prev;
     }
     lk->fill_prev = lk->fill_next = NULL;
-    lk->in_fill = false;
+    kc_lookup_move(lk, KC_LK_NEW);
     q->fill_cnt--;
 }
 
@@ -167,7 +167,7 @@ static void fill_push(kc_wllm_t *q, kc_lookup_t *lk)
         q->fill_tail = lk;
     }
     q->fill_head = lk;
-    lk->in_fill = true;
+    kc_lookup_move(lk, KC_LK_FILL);
     q->fill_cnt++;
 }
 
@@ -210,20 +210,21 @@ static int live_push(kc_worker_t *w, kc_lookup_t *lk)
         kc_heap_remove(&q->live, lk->pq_pos);
         return KC_ERR_NOMEM;
     }
+    kc_lookup_move(lk, KC_LK_LIVE);
     return 0;
 }
 
 static void live_remove(kc_wllm_t *q, kc_lookup_t *lk)
 {
-    if (lk->pq_pos != KC_HEAP_NONE) {
-        kc_heap_remove(&q->live, lk->pq_pos);
+    if (lk->state != KC_LK_LIVE) {
+        return;
     }
-    if (lk->pq2_pos != KC_HEAP_NONE) {
-        kc_heap_remove(&q->live_new, lk->pq2_pos);
-    }
+    kc_heap_remove(&q->live, lk->pq_pos);
+    kc_heap_remove(&q->live_new, lk->pq2_pos);
+    kc_lookup_move(lk, KC_LK_NEW);
 }
 
-int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk)
+void kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk)
 {
     if (lk->waiter_cnt == 0) {
         if (!lk->write_cache || !queue_room(w)) {
@@ -231,24 +232,27 @@ int kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk)
         } else {
             fill_push(&w->lq, lk);
         }
-        return 0;
+        return;
     }
     if (!queue_room(w)) {
         w->lq.queue_full++;
         kc_worker_lookup_fallback(w, lk, "LLM queue full (llm.queue.max)");
-        return 0;
+        return;
     }
-    return live_push(w, lk);
+    if (live_push(w, lk) != 0) {
+        kc_worker_lookup_fallback(w, lk, "out of memory queueing the lookup for the LLM");
+    }
 }
 
 void kc_worker_llmq_remove(kc_worker_t *w, kc_lookup_t *lk)
 {
     live_remove(&w->lq, lk);
-    if (lk->in_fill) {
+    if (lk->state == KC_LK_FILL) {
         fill_unlink(&w->lq, lk);
     }
     if (lk->rq_pos != KC_HEAP_NONE) {
         kc_heap_remove(&w->lq.retryq, lk->rq_pos);
+        kc_lookup_move(lk, KC_LK_NEW);
     }
 }
 
@@ -264,7 +268,7 @@ void kc_worker_llmq_waiters_changed(kc_worker_t *w, kc_lookup_t *lk)
             kc_heap_update(&q->live, lk->pq_pos);
             kc_heap_update(&q->live_new, lk->pq2_pos);
         }
-    } else if (lk->in_fill && lk->waiter_cnt > 0) {
+    } else if (lk->state == KC_LK_FILL && lk->waiter_cnt > 0) {
         fill_unlink(q, lk);
         if (live_push(w, lk) != 0) {
             kc_worker_lookup_fallback(w, lk, "out of memory queueing the lookup");
@@ -280,6 +284,7 @@ static size_t take(kc_wllm_t *q, bool newest, kc_lookup_t **out, size_t max)
     while (n < max && q->live.cnt > 0) {
         kc_lookup_t *lk = kc_heap_pop(newest ? &q->live_new : &q->live);
         kc_heap_remove(newest ? &q->live : &q->live_new, newest ? lk->pq_pos : lk->pq2_pos);
+        kc_lookup_move(lk, KC_LK_TAKEN);
         out[n++] = lk;
     }
     return n;
@@ -428,6 +433,7 @@ static kc_wcall_t *call_start(kc_worker_t *w, kc_lookup_t **lks, const kc_plan_t
     kc_rl_start(&q->rl, call->start_mono, call->est_tokens);
     for (size_t i = 0; i < p->k; i++) {
         lks[i]->calls++;
+        kc_lookup_move(lks[i], KC_LK_IN_CALL);
     }
     running_link(q, call);
     w->stats.llm_calls++;
@@ -552,6 +558,7 @@ static int send_fill(kc_worker_t *w)
     while (n < max && w->lq.fill_head) {
         lks[n] = w->lq.fill_head;
         fill_unlink(&w->lq, lks[n]);
+        kc_lookup_move(lks[n], KC_LK_TAKEN);
         c[n].deadline_us = now + w->conf.sla_deadline_ms * 1000;
         c[n].q_tokens = query_tokens(lks[n]);
         n++;
@@ -591,7 +598,7 @@ static bool batch_lingering(const kc_worker_t *w)
 static bool call_all_done(const kc_wcall_t *call)
 {
     for (size_t i = 0; i < call->n; i++) {
-        if (!call->lookups[i]->done) {
+        if (call->lookups[i]->state != KC_LK_DONE) {
             return false;
         }
     }
@@ -610,7 +617,7 @@ static bool call_hung_and_unneeded(const kc_wcall_t *call, int64_t now)
         return false;
     }
     for (size_t i = 0; i < call->n; i++) {
-        if (!call->lookups[i]->done && call->lookups[i]->waiter_cnt > 0) {
+        if (call->lookups[i]->state != KC_LK_DONE && call->lookups[i]->waiter_cnt > 0) {
             return false;
         }
     }
@@ -630,7 +637,8 @@ static int64_t hedge_at(const kc_worker_t *w, const kc_wcall_t *call, int64_t no
 
     for (size_t i = 0; i < call->n; i++) {
         const kc_lookup_t *lk = call->lookups[i];
-        if (!lk->done && lk->waiter_cnt > 0 && lk->calls == 1 && lk->deadline_at < dl) {
+        if (lk->state != KC_LK_DONE && lk->waiter_cnt > 0 && lk->calls == 1 &&
+            lk->deadline_at < dl) {
             dl = lk->deadline_at;
         }
     }
@@ -655,7 +663,7 @@ static void hedge(kc_worker_t *w, kc_wcall_t *call)
     call->hedged = true;
     for (size_t i = 0; i < call->n; i++) {
         kc_lookup_t *lk = call->lookups[i];
-        if (!lk->done && lk->waiter_cnt > 0 && lk->calls == 1) {
+        if (lk->state != KC_LK_DONE && lk->waiter_cnt > 0 && lk->calls == 1) {
             lks[n++] = lk;
         }
     }
@@ -805,9 +813,7 @@ void kc_worker_retries(kc_worker_t *w)
 
     while ((lk = kc_heap_peek(&w->lq.retryq)) && lk->ready_at <= now) {
         kc_heap_pop(&w->lq.retryq);
-        if (kc_worker_llmq_push(w, lk) != 0) {
-            kc_worker_lookup_fallback(w, lk, "out of memory queueing an LLM retry");
-        }
+        kc_worker_llmq_push(w, lk);
     }
 }
 
@@ -837,8 +843,9 @@ static bool retryable(const kc_llm_outcome_t *out)
  * a later call while attempts remain, else the fallback answers. */
 static void item_retry_or_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why)
 {
-    if (++lk->attempts < w->conf.llm_item_attempts && kc_worker_llmq_push(w, lk) == 0) {
+    if (++lk->attempts < w->conf.llm_item_attempts) {
         w->stats.llm_retried_items++;
+        kc_worker_llmq_push(w, lk);
         return;
     }
     kc_worker_lookup_fallback(w, lk, why);
@@ -878,6 +885,7 @@ static void lookup_call_failed(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_out
         kc_worker_lookup_fallback(w, lk, out->errstr);
         return;
     }
+    kc_lookup_move(lk, KC_LK_BACKOFF);
     lk->retries++;
     w->stats.llm_retried_items++;
 }
@@ -996,7 +1004,7 @@ static void call_release(kc_wcall_t *call)
 {
     for (size_t i = 0; i < call->n; i++) {
         kc_lookup_t *lk = call->lookups[i];
-        if (--lk->calls == 0 && lk->done) {
+        if (--lk->calls == 0 && lk->state == KC_LK_DONE) {
             kc_worker_lookup_free(lk);
         }
     }
@@ -1011,10 +1019,10 @@ static void call_requeue(kc_worker_t *w, kc_wcall_t *call)
         if (--lk->calls > 0) {
             continue;
         }
-        if (lk->done) {
+        if (lk->state == KC_LK_DONE) {
             kc_worker_lookup_free(lk);
-        } else if (kc_worker_llmq_push(w, lk) != 0) {
-            kc_worker_lookup_fallback(w, lk, "out of memory requeueing the lookup");
+        } else {
+            kc_worker_llmq_push(w, lk);
         }
     }
 }
@@ -1070,7 +1078,7 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
     for (size_t i = 0; i < call->n; i++) {
         kc_lookup_t *lk = call->lookups[i];
         lk->calls--;
-        if (lk->done) {
+        if (lk->state == KC_LK_DONE) {
             if (lk->calls == 0) {
                 kc_worker_lookup_free(lk);
             }

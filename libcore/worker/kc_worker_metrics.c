@@ -203,8 +203,8 @@ static void render_counters(kc_worker_t *w, kc_buf_t *b)
                     (double)st->requests);
     kc_prom_family(b, "kclassify_replies_total", "Replies produced, by status and source.",
                    KC_PROM_COUNTER);
-    for (int s = 0; s < 3; s++) {
-        for (int src = 0; src < 6; src++) {
+    for (int s = 0; s < KC_STATUS__CNT; s++) {
+        for (int src = 0; src < KC_SRC__CNT; src++) {
             const char *l[] = {"status", kc_status_name((kc_status_t)s), "source",
                                kc_source_name((kc_source_t)src), NULL};
             kc_prom_sample(b, "kclassify_replies_total", l, (double)st->replies_by[s][src]);

@@ -5,6 +5,7 @@
 #include "kc_time.h"
 #include "kc_worker_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,36 @@
 #define KC_CLOCK_SKEW_US (5 * 1000000LL)
 
 /* ---------------------------------------------------------------- lookups */
+
+/* The diagram of kc_worker_int.h: the states each state may move to. */
+#define TO(st) (1u << (st))
+static const unsigned lookup_moves[KC_LK__CNT] = {
+    [KC_LK_NEW] = TO(KC_LK_STAGED) | TO(KC_LK_LIVE) | TO(KC_LK_FILL) | TO(KC_LK_TAKEN),
+    [KC_LK_STAGED] = TO(KC_LK_LEASE_WAIT) | TO(KC_LK_LIVE) | TO(KC_LK_FILL),
+    [KC_LK_LEASE_WAIT] = TO(KC_LK_LEASE_WAIT) | TO(KC_LK_LIVE) | TO(KC_LK_FILL),
+    [KC_LK_LIVE] = TO(KC_LK_TAKEN) | TO(KC_LK_NEW),
+    [KC_LK_FILL] = TO(KC_LK_NEW),
+    [KC_LK_TAKEN] = TO(KC_LK_IN_CALL) | TO(KC_LK_LIVE) | TO(KC_LK_FILL),
+    [KC_LK_IN_CALL] =
+        TO(KC_LK_IN_CALL) | TO(KC_LK_LIVE) | TO(KC_LK_FILL) | TO(KC_LK_BACKOFF) | TO(KC_LK_DONE),
+    [KC_LK_BACKOFF] = TO(KC_LK_LIVE) | TO(KC_LK_FILL) | TO(KC_LK_NEW),
+    [KC_LK_DONE] = 0,
+};
+
+static const char *const lookup_state_names[KC_LK__CNT] = {
+    "NEW", "STAGED", "LEASE_WAIT", "LIVE", "FILL", "TAKEN", "IN_CALL", "BACKOFF", "DONE"};
+
+void kc_lookup_move(kc_lookup_t *lk, kc_lookup_state_t to)
+{
+    if (!(lookup_moves[lk->state] & TO(to))) {
+        /* A bug: Debug builds (and the sanitizer tests) stop here. */
+        kc_log(KC_LOG_ERROR, "internal error: lookup moved %s -> %s", lookup_state_names[lk->state],
+               lookup_state_names[to]);
+        assert(!"illegal lookup move");
+    }
+    lk->state = to;
+}
+#undef TO
 
 kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t norm_len,
                                   const char *text, size_t text_len)
@@ -94,7 +125,7 @@ static int lookup_attach(kc_worker_t *w, kc_lookup_t *lk, kc_wreq_t *wr)
         lk->prio = wr->req.priority;
         reorder = true;
     }
-    if (reorder || lk->in_fill) {
+    if (reorder || lk->state == KC_LK_FILL) {
         kc_worker_llmq_waiters_changed(w, lk);
     }
     if (wr->req.cache_policy != KC_CACHE_BYPASS) {
@@ -161,7 +192,7 @@ void kc_worker_lookup_finish(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *
     lk->waiters_tail = &lk->waiters;
     lk->waiter_cnt = 0;
     if (lk->calls > 0) {
-        lk->done = true; /* freed when its last call has finished */
+        kc_lookup_move(lk, KC_LK_DONE); /* freed when its last call has finished */
     } else {
         kc_worker_lookup_free(lk);
     }
@@ -443,7 +474,8 @@ static int lookup_start(kc_worker_t *w, kc_lookup_t *lk)
     if (lk->read_cache && kc_worker_cache_enabled(w)) {
         return kc_worker_cache_stage_add(w, lk);
     }
-    return kc_worker_llmq_push(w, lk);
+    kc_worker_llmq_push(w, lk);
+    return 0;
 }
 
 /* A request consumed when its time is already up (a backlog) is still looked

@@ -59,8 +59,9 @@ static void warm_query(kc_worker_t *w, const char *line, size_t len)
         kc_worker_lookup_free(lk);
         return;
     }
-    if (kc_worker_cache_enabled(w) ? kc_worker_cache_stage_add(w, lk)
-                                   : kc_worker_llmq_push(w, lk)) {
+    if (!kc_worker_cache_enabled(w)) {
+        kc_worker_llmq_push(w, lk);
+    } else if (kc_worker_cache_stage_add(w, lk) != 0) {
         kc_worker_lookup_finish(w, lk, NULL);
     }
     w->warm_started++;

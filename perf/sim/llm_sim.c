@@ -3,7 +3,7 @@
  * for tests and benchmarks only. It never runs a language model. Each query is
  * labelled from a labels file (exact match on the normalized query) or by the
  * libcore fallback classifier, and the answer goes back in the shape the
- * worker's client (libcore/kc_llm_proto.h) expects. Calls are priced like a
+ * worker's client (libcore/llm/kc_llm_proto.h) expects. Calls are priced like a
  * real server's (time to first token, prefill, one decode step per output
  * token slowed by the other decoding calls; a prefix cache; rpm/tpm rate
  * limits), or by a plain per-call latency (the fixed profile). Concurrency

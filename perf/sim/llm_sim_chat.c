@@ -1,7 +1,7 @@
 /*
  * kclassify-llm-sim: the chat-completions contract as a SIMULATOR sees it.
  * Request parsing, labelling, fault injection and response building; no I/O.
- * The wire shape mirrors libcore/kc_llm_proto.h, which is the real client.
+ * The wire shape mirrors libcore/llm/kc_llm_proto.h, which is the real client.
  */
 #include "llm_sim.h"
 

@@ -50,12 +50,6 @@ mock_ctl()
     log "mock: $cmd"
 }
 
-# free_port: a TCP port nobody listens on right now.
-free_port()
-{
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # health PORT: the worker's /health JSON on stdout (empty if unreachable).
 health()
 {

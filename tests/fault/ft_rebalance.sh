@@ -30,7 +30,7 @@ start_producer load --count 4000 --rate 200 --distinct 1500 --seed 61
 LOAD_PID=$PRODUCER_PID
 sleep 5
 start_worker w3 "${WOPTS[@]}"
-wait_assigned w3 30
+wait_assigned w3 --timeout 30
 WPID[w3]=$WORKER_PID # after: wait_assigned may restart a worker that died at start
 sleep 6
 log "w1 leaves the group (SIGTERM)"

@@ -28,7 +28,7 @@ for i in $(seq 1 $CYCLES); do
     kill -0 "$LOAD_PID" 2>/dev/null || break
     start_worker "w3-$i" "${WOPTS[@]}"
     pid=$WORKER_PID
-    wait_assigned "w3-$i" "$pid" 30
+    wait_assigned "w3-$i" --pid "$pid" --timeout 30
     sleep 1
     stop_worker "w3-$i" "$pid"
 done

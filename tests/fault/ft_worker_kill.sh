@@ -35,7 +35,7 @@ log "committed at kill: $(cat "$T/committed_at_kill.json")"
 
 sleep 1
 start_worker w2b "${WOPTS[@]}"
-wait_assigned w2b 40
+wait_assigned w2b --timeout 40
 WPID[w2b]=$WORKER_PID
 
 wait_producer load "$PRODUCER_PID"

@@ -10,7 +10,7 @@ start from inputs that get deep into each parser:
       and the lp_* (logprobs) bodies also with the KC_LLM_PARSE_LOGPROBS bit
   fuzz_llm_logprob   the message contents of the tests/data/llm bodies behind
       a first byte choosing the token cut and mode
-  fuzz_cache_rec     cache records in the layout of libcore/kc_cache_rec.h
+  fuzz_cache_rec     cache records in the layout of libcore/cache/kc_cache_rec.h
   fuzz_conf          worker properties files
   fuzz_taxonomy      tests/data/taxonomy/*.json
   fuzz_normalize     queries from examples/queries.txt and awkward spellings

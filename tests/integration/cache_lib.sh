@@ -14,12 +14,6 @@ cache_tool()
     timeout -k 5 150 "$PY" "$CACHE_TOOL" "$@"
 }
 
-# free_port: a free loopback TCP port (tiny race with whoever binds next).
-free_port()
-{
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_redis NAME [PORT]: our own redis-server (no persistence) on PORT or a
 # free port; sets REDIS_PID, REDIS_HOST, REDIS_PORT, REDIS_DB=0, REDIS_URL.
 start_redis()

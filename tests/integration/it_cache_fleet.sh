@@ -28,7 +28,7 @@ for w in w1 w2 w3; do
 done
 for i in 0 1 2; do
     WORKER_PID=${PIDS[$i]}
-    wait_assigned "w$((i + 1))" 40
+    wait_assigned "w$((i + 1))" --timeout 40
 done
 
 # The group is settled when the 3 workers together hold every partition,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Redis over TLS (rediss://, the relay of libcore/kc_redis_tls.c) with a real
+# Redis over TLS (rediss://, the relay of libcore/cache/kc_redis_tls.c) with a real
 # redis-server 7 listening on a TLS port only, certificates made by
 # tls_certs.sh (a throwaway CA, a server certificate for 127.0.0.1/localhost,
 # a client certificate):

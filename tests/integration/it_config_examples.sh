@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# config/worker.conf and config/sla.conf: they document every key the
-# programs have (scripts/gen-config.py regenerates them from --help; any
-# difference fails here), and they run: a worker started from
+# config/worker.conf, config/sla.conf and README.md's worker property table:
+# they document every key the programs have (scripts/gen-config.py regenerates
+# them from --help; any difference fails here), and they run: a worker started from
 # config/worker.conf (with local overrides for paths and addresses) joins the
 # mock cluster and answers /health; kclassify-sla accepts config/sla.conf.
 source "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/gen"
-$PY "$KC_SRC/scripts/gen-config.py" "$KC_BIN" "$T/gen" || fail "scripts/gen-config.py failed"
-for f in worker.conf sla.conf; do
-    diff -u "$KC_SRC/config/$f" "$T/gen/$f" >"$T/$f.diff" ||
-        fail "config/$f is out of date with --help: run scripts/gen-config.py $KC_BIN ($(head -c 2000 "$T/$f.diff"))"
+cp "$KC_SRC/README.md" "$T/gen/README.md"
+$PY "$KC_SRC/scripts/gen-config.py" "$KC_BIN" "$T/gen" "$T/gen/README.md" ||
+    fail "scripts/gen-config.py failed"
+for f in config/worker.conf config/sla.conf README.md; do
+    diff -u "$KC_SRC/$f" "$T/gen/$(basename "$f")" >"$T/$(basename "$f").diff" ||
+        fail "$f is out of date with --help: run scripts/gen-config.py $KC_BIN ($(head -c 2000 "$T/$(basename "$f").diff"))"
 done
 # every property of --help is in the file, commented or set
 for prog in worker sla; do
@@ -27,7 +29,7 @@ log "config/*.conf are current and list every property"
 
 start_mock 2
 start_sim sim --seed 1
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 "$KC_BIN/kclassify-worker" -c "$KC_SRC/config/worker.conf" -b "$BOOTSTRAP" -X "llm.url=$SIM_URL" \
     -X "cache.lmdb.path=$T/lmdb" -X cache.redis.url= -X "metrics.port=$PORT" \
     -X metrics.bind=127.0.0.1 -X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 \

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `cmake --install` into a temporary prefix: the programs, libkccore.a and
-# libkcclient.a with the client headers, kclassify.pc, the man pages, the
-# schemas and the packaging examples land where they should; a C service
+# `cmake --install` into a temporary prefix: the programs, the client library
+# (libkcclient.a with libkcwire.a and libkcbase.a, and libkcclient.so with its
+# soname) with the client headers, kclassify.pc, the man pages, the schemas and
+# the packaging examples land where they should; kclassify.pc requires none of
+# the worker's libraries (hiredis, LMDB, libcurl, OpenSSL); a C service
 # (examples/c_service.c) compiles and links from the installed files alone
-# through pkg-config; every man page renders without groff warnings and names
+# through pkg-config, against the shared library and the static ones; every man page renders without groff warnings and names
 # every option its program's --help lists; the systemd units pass
 # systemd-analyze verify (when systemd-analyze exists).
 source "$(dirname "$0")/lib.sh"
@@ -18,7 +20,7 @@ for f in "${PROGS[@]/#/bin/}" include/kclassify/kc_client.h include/kclassify/kc
     share/doc/kclassify/examples/worker.conf share/doc/kclassify/examples/kclassify-worker@.service; do
     [[ -e "$P/$f" ]] || fail "not installed: $f"
 done
-for f in libkccore.a libkcclient.a pkgconfig/kclassify.pc; do
+for f in libkcclient.a libkcwire.a libkcbase.a libkcclient.so libkcclient.so.0 pkgconfig/kclassify.pc; do
     [[ -e "$LIBDIR/$f" ]] || fail "not installed: $LIBDIR$f"
 done
 for p in "${PROGS[@]}"; do
@@ -41,11 +43,23 @@ fi
 # shellcheck disable=SC2086
 cc -std=gnu11 -Wall -Wextra -Werror $san -o "$T/c_service" "$KC_SRC/examples/c_service.c" $cflags $libs \
     2>"$T/cc.log" || fail "c_service does not build from the installed files: $(head -20 "$T/cc.log")"
-rc=0
-"$T/c_service" "a query" >"$T/cs.out" 2>&1 || rc=$?
-[[ $rc -eq 2 ]] && grep -q "no brokers" "$T/cs.out" ||
-    fail "the installed-library c_service without brokers: exit $rc, $(cat "$T/cs.out")"
-log "examples/c_service.c builds with pkg-config --cflags --libs kclassify"
+req=$(pkg-config --print-requires kclassify | awk '{print $1}' | sort | tr '\n' ' ')
+[[ "$req" == "avro-c jansson libxxhash rdkafka " ]] ||
+    fail "kclassify.pc requires '$req' (expected only avro-c jansson libxxhash rdkafka)"
+LD_LIBRARY_PATH="$LIBDIR" ldd "$T/c_service" | grep -q "libkcclient.so.0 => $LIBDIR" ||
+    fail "c_service is not linked to the installed libkcclient.so.0: $(ldd "$T/c_service")"
+# shellcheck disable=SC2086
+cc -std=gnu11 -Wall -Wextra -Werror $san -o "$T/c_service_static" "$KC_SRC/examples/c_service.c" \
+    $cflags "$LIBDIR/libkcclient.a" "$LIBDIR/libkcwire.a" "$LIBDIR/libkcbase.a" \
+    $(pkg-config --libs rdkafka avro-c jansson libxxhash) -lm -lpthread 2>"$T/cc.log" ||
+    fail "c_service does not link the static libraries: $(head -20 "$T/cc.log")"
+for bin in c_service c_service_static; do
+    rc=0
+    LD_LIBRARY_PATH="$LIBDIR" "$T/$bin" "a query" >"$T/cs.out" 2>&1 || rc=$?
+    [[ $rc -eq 2 ]] && grep -q "no brokers" "$T/cs.out" ||
+        fail "the installed-library $bin without brokers: exit $rc, $(cat "$T/cs.out")"
+done
+log "examples/c_service.c builds with pkg-config --cflags --libs kclassify (shared) and statically"
 
 # ------------------------------------------------------------------ man pages
 for p in "${PROGS[@]}"; do

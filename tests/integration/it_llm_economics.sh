@@ -25,11 +25,6 @@ PHASES=${KC_ECO_PHASES:-1 2 3 4 5 6}
 
 # ------------------------------------------------------------------ helpers
 
-free_port()
-{
-    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 phase_on()
 {
     [[ " $PHASES " == *" $1 "* ]]

@@ -17,7 +17,7 @@ SIM_PORT=${SIM_BASE##*:}
 SLOW_PID=$SIM_PID
 start_worker w1 -X kafka.fetch.wait.max.ms=10 -X batch.linger.ms=2
 W1=$WORKER_PID
-wait_assigned w1 "$W1"
+wait_assigned w1 --pid "$W1"
 
 # Windows of 4 s evaluated every second; fire and resolve after 2 evaluations.
 start_sla sla -X sla.window.s=4 -X sla.eval.s=1 -X sla.report.s=2 -X sla.target.ms=300 \

@@ -13,7 +13,7 @@ start_mock 2
 start_sim sim --latency-ms 20 --seed 3
 start_worker w1 -X kafka.fetch.wait.max.ms=10
 W1=$WORKER_PID
-wait_assigned w1 "$W1"
+wait_assigned w1 --pid "$W1"
 start_sla sla --json -X sla.window.s=5 -X sla.eval.s=1 -X sla.report.s=1 -X sla.silence.s=3 \
     -X alert.fire.count=2 -X alert.resolve.count=1 -X alert.disable=p95_latency,target_compliance
 SLA=$SLA_PID

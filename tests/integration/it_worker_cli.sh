@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kclassify-worker's command line: --help documents every configuration key
-# of the property table (libcore/kc_worker_conf.c); configuration errors fail
+# of the property table (libcore/worker/kc_worker_conf.c); configuration errors fail
 # fast with exit status 2 and a message that says where the error is.
 source "$(dirname "$0")/lib.sh"
 
@@ -20,7 +20,7 @@ run_worker()
 # ------------------------------------------------------------------ --help
 run_worker "$T/help.out" --help
 [[ $RC -eq 0 ]] || fail "--help exited with $RC"
-mapfile -t keys < <(grep -oE '^\s*\{"[a-z0-9_.]+", KC_CONF_' "$KC_SRC/libcore/kc_worker_conf.c" |
+mapfile -t keys < <(grep -oE '^\s*\{"[a-z0-9_.]+", KC_CONF_' "$KC_SRC/libcore/worker/kc_worker_conf.c" |
     grep -oE '"[^"]+"' | tr -d '"')
 ((${#keys[@]} >= 10)) || fail "found only ${#keys[@]} keys in kc_worker_conf.c; has its layout changed?"
 for k in "${keys[@]}"; do
@@ -91,3 +91,4 @@ run_worker "$T/badopt.out" --no-such-option
 [[ $RC -eq 2 ]] || fail "an unknown option exited with $RC, expected 2"
 
 log "configuration errors exit 2 with file:line and key names"
+

@@ -5,7 +5,7 @@
 # LLM fails.
 source "$(dirname "$0")/lib.sh"
 
-MPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+MPORT=$(free_port)
 start_mock 2
 start_sim sim --seed 3
 start_worker w1 -X metrics.port="$MPORT" -X kafka.fetch.wait.max.ms=10 \

@@ -219,18 +219,28 @@ start_worker()
     log "worker $name started (pid $WORKER_PID)"
 }
 
-# wait_assigned NAME [PID [TIMEOUT_S]]: until the worker NAME logs a non-empty
-# assignment (default timeout 30 s).
+# wait_assigned NAME [--pid PID] [--timeout S]: until the worker NAME logs a
+# non-empty assignment (default timeout 30 s).
 #
-# Without PID it waits for the worker started last ($WORKER_PID) and sets
+# Without --pid it waits for the worker started last ($WORKER_PID) and sets
 # WORKER_PID to the one that got partitions: this machine is shared, and a
 # stray SIGTERM (another job's kill by name or of a recycled pid) has been seen
 # to stop a worker before it joined, so a worker that logged a signal stop
-# before it ever got partitions is started once more, loudly. With PID (the
-# older calling convention) there is no retry. Anything else is a failure.
+# before it ever got partitions is started once more, loudly. With --pid
+# there is no retry. Anything else is a failure.
 wait_assigned()
 {
-    local name=$1 pid=${2:-} timeout_s=${3:-30} retry=0 deadline
+    local name=$1 pid="" timeout_s=30 retry=0 deadline
+    shift
+    while (($#)); do
+        [[ $# -ge 2 ]] || fail "wait_assigned $name: $1 needs a value"
+        case $1 in
+        --pid) pid=$2 ;;
+        --timeout) timeout_s=$2 ;;
+        *) fail "wait_assigned $name: unknown argument '$1' (use --pid PID, --timeout S)" ;;
+        esac
+        shift 2
+    done
     if [[ -z "$pid" ]]; then
         pid=$WORKER_PID
         retry=1
@@ -265,6 +275,12 @@ stop_worker()
 }
 
 # ------------------------------------------------------------------ tools
+
+# free_port: a TCP port on 127.0.0.1 free right now (the kernel's pick).
+free_port()
+{
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
 # kctool ARGS...: the Python helper, bounded by a hard timeout.
 kctool()

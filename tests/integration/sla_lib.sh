@@ -1,12 +1,6 @@
 # shellcheck shell=bash
 # Helpers for the kclassify-sla integration tests (it_sla_*.sh), sourced after lib.sh.
 
-# free_port: a free loopback TCP port (tiny race with whoever binds next).
-free_port()
-{
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_sla NAME [SLA OPTIONS...]: kclassify-sla in the background with short
 # windows, metrics on a free port (metrics.port=0 means off), once it has its partitions; stdout in $T/NAME.out, stderr in $T/NAME.log.
 # Sets SLA_PID and SLA_METRICS (http://127.0.0.1:PORT).
