@@ -1,6 +1,7 @@
 /* kclassify-cache: inspect and maintain the worker's LMDB (L2) cache. */
 #include "kc_cache_json.h"
 #include "kc_err.h"
+#include "kc_exit.h"
 #include "kc_lmdb.h"
 #include "kc_normalize.h"
 #include "kc_taxonomy.h"
@@ -32,8 +33,8 @@ typedef struct opts_s {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "Usage: kclassify-cache -p DIR | -c FILE [options] COMMAND [ARG]\n"
-            "       kclassify-cache [-c FILE] [-t FILE] [-m MODEL] key QUERY\n"
+            "Usage: kclassify-cache -p DIR | -F FILE [options] COMMAND [ARG]\n"
+            "       kclassify-cache [-F FILE] [-t FILE] [-m MODEL] key QUERY\n"
             "\n"
             "Inspects and maintains the worker's LMDB cache (cache.lmdb.path).\n"
             "\n"
@@ -50,18 +51,19 @@ static void usage(FILE *fp)
             "                     the cache holds with a later created_at is kept\n"
             "\n"
             "Options:\n"
-            "  -p, --path DIR       cache directory (required unless -c gives it)\n"
-            "  -c FILE              the worker's properties file: cache.lmdb.path,\n"
+            "  -p, --path DIR       cache directory (required unless -F gives it)\n"
+            "  -F FILE              the worker's properties file: cache.lmdb.path,\n"
             "                       cache.lmdb.size.mb, llm.model and taxonomy.file are read\n"
-            "                       from it (options given here win)\n"
-            "      --size-mb N      map size in MiB [cache.lmdb.size.mb with -c, else the\n"
+            "                       from it (options given here win); -c FILE is the same\n"
+            "      --size-mb N      map size in MiB [cache.lmdb.size.mb with -F, else the\n"
             "                       database's own size, %d when new]\n"
             "  -t, --taxonomy FILE  taxonomy the worker uses, for the key [embedded default]\n"
             "  -m, --model NAME     llm.model the worker uses, for the key [gpt-4o-mini]\n"
             "      --expired        purge only expired entries\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 ok, 1 not found or failure, 2 usage error.\n",
+            "Exit status: 0 ok, 1 not found or failure, 64 usage or configuration error,\n"
+            "69 the cache cannot be opened.\n",
             KC_LMDB_MAP_SIZE_MB_DEFAULT);
 }
 
@@ -89,9 +91,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
                                              {NULL, 0, NULL, 0}};
     int c;
 
-    while ((c = getopt_long(argc, argv, "c:p:t:m:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:F:p:t:m:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
+        case 'F':
             o->conf_file = optarg;
             break;
         case 'p':
@@ -100,7 +103,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
         case OPT_SIZE:
             if (parse_size(optarg, &o->size_mb) != 0) {
                 fprintf(stderr, "%% --size-mb: '%s' is not a size in MiB\n", optarg);
-                return 2;
+                return KC_EXIT_USAGE;
             }
             break;
         case 't':
@@ -117,12 +120,12 @@ static int parse_args(int argc, char **argv, opts_t *o)
             exit(0);
         default:
             usage(stderr);
-            return 2;
+            return KC_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "%% no command (see --help)\n");
-        return 2;
+        return KC_EXIT_USAGE;
     }
     o->cmd = argv[optind];
     o->args = argv + optind + 1;
@@ -150,7 +153,7 @@ static int apply_conf_file(opts_t *o, char *owned[3])
                            sizeof(errstr)) != 0) {
         fprintf(stderr, "%% %s\n", errstr);
         kc_worker_conf_free(&conf);
-        return 2;
+        return KC_EXIT_USAGE;
     }
     if (!o->path && (owned[0] = dup_or_null(conf.cache_lmdb_path))) {
         o->path = owned[0];
@@ -253,7 +256,7 @@ static int cmd_key(const opts_t *o)
 
     if (o->nargs != 1) {
         fprintf(stderr, "%% key takes one QUERY argument (see --help)\n");
-        return 2;
+        return KC_EXIT_USAGE;
     }
     if ((rc = query_key(o, o->args[0], &norm, &norm_len, &key)) == 0) {
         kc_key_hex(&key, hex);
@@ -276,7 +279,7 @@ static int cmd_get(kc_lmdb_t *lm, const opts_t *o)
 
     if (o->nargs != 1) {
         fprintf(stderr, "%% get takes one QUERY argument (see --help)\n");
-        return 2;
+        return KC_EXIT_USAGE;
     }
     if ((rc = query_key(o, o->args[0], &norm, &norm_len, &key)) != 0) {
         free(norm);
@@ -485,7 +488,7 @@ static int run(kc_lmdb_t *lm, const opts_t *o)
     }
     if (o->nargs > 0) {
         fprintf(stderr, "%% %s takes no argument, got '%s'\n", o->cmd, o->args[0]);
-        return 2;
+        return KC_EXIT_USAGE;
     }
     if (strcmp(o->cmd, "stats") == 0) {
         return cmd_stats(lm);
@@ -511,7 +514,7 @@ int main(int argc, char **argv)
     if (!o.model) {
         o.model = "gpt-4o-mini"; /* llm.model's default */
     }
-    rc = 2;
+    rc = KC_EXIT_USAGE;
     if (!known_cmd(&o)) {
         fprintf(stderr, "%% unknown command '%s' (see --help)\n", o.cmd);
     } else if (strcmp(o.cmd, "key") == 0) {
@@ -519,14 +522,14 @@ int main(int argc, char **argv)
     } else if (o.expired && strcmp(o.cmd, "purge") != 0) {
         fprintf(stderr, "%% --expired goes with purge\n");
     } else if (!o.path) {
-        fprintf(stderr, "%% no cache directory: use -p DIR, or -c FILE with cache.lmdb.path\n");
+        fprintf(stderr, "%% no cache directory: use -p DIR, or -F FILE with cache.lmdb.path\n");
     } else if (strcmp(o.cmd, "import") != 0 && stat(o.path, &sb) != 0) {
         /* Only import may create a cache; the others would make an empty one. */
         fprintf(stderr, "%% no cache at %s\n", o.path);
         rc = 1;
     } else if (!(lm = kc_lmdb_open(o.path, o.size_mb, errstr, sizeof(errstr)))) {
         fprintf(stderr, "%% %s\n", errstr);
-        rc = 1;
+        rc = KC_EXIT_UNAVAILABLE;
     } else {
         rc = run(lm, &o);
         kc_lmdb_close(lm); /* syncs */

@@ -5,12 +5,14 @@
  * Alertmanager, /metrics and /health); reports go to stdout. With --once it
  * reads the topic up to its end and gives a verdict.
  *
- * Exit codes: 0 ok / compliant; 1 runtime failure; 2 not compliant (--once),
- * or a usage / configuration error (with a message on stderr).
+ * Exit codes (kc_exit.h): 0 ok / compliant; 1 runtime failure; 2 not
+ * compliant (--once); 64 usage or configuration error; 69 Kafka unavailable at
+ * start (--once); 75 no progress towards the end of the topic (--once).
  */
 #include "kc_alert.h"
 #include "kc_conf.h"
 #include "kc_err.h"
+#include "kc_exit.h"
 #include "kc_log.h"
 #include "kc_sla_conf.h"
 #include "kc_sla_monitor.h"
@@ -27,10 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXIT_RUNTIME      1
-#define EXIT_NONCOMPLIANT 2
-#define EXIT_USAGE        2
-#define HELP_SHOWN        -1
+#define HELP_SHOWN -1
 
 /* What the command line gives the monitor. */
 typedef struct app_s {
@@ -113,7 +112,7 @@ static int setup_log(app_t *app)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "Usage: kclassify-sla [-b BROKERS] [-c FILE] [-X key=value]... [--json] [--once]\n"
+    fprintf(fp, "Usage: kclassify-sla [-b BROKERS] [-F FILE] [-X key=value]... [--json] [--once]\n"
                 "                     [--from-beginning]\n"
                 "\n"
                 "Watches ClassificationResult records on the replies topic (consumer group\n"
@@ -123,8 +122,9 @@ static void usage(FILE *fp)
                 "\n"
                 "Options:\n"
                 "  -b BROKERS         bootstrap servers (= -X kafka.bootstrap.servers=...)\n"
-                "  -c FILE            properties file (key=value lines, # comments)\n"
-                "  -X key=value       set a property (after -c, in the order given)\n"
+                "  -F FILE            properties file (key=value lines, # comments); -c FILE\n"
+                "                     is the same (older spelling)\n"
+                "  -X key=value       set a property (options apply in the order given)\n"
                 "  --json             reports as JSON lines instead of text\n"
                 "  --once             read the topic up to its current end, print a final report\n"
                 "                     and exit: 0 compliant, 2 not compliant (or no replies)\n"
@@ -132,7 +132,8 @@ static void usage(FILE *fp)
                 "  -v / -q            log.level=debug / warn\n"
                 "  -h, --help         this help\n"
                 "\n"
-                "Exit status: 0 ok/compliant, 1 runtime failure, 2 not compliant or usage error.\n"
+                "Exit status: 0 ok/compliant, 1 runtime failure, 2 not compliant, 64 usage or\n"
+                "configuration error, 69 Kafka unavailable at start, 75 no progress (--once).\n"
                 "\n"
                 "Properties (default in brackets):\n");
     for (const kc_conf_prop_t *p = kc_sla_conf_props; p->name; p++) {
@@ -156,13 +157,14 @@ static int parse_args(int argc, char **argv, app_t *app)
     char errstr[512];
     int c, err = 0;
 
-    while ((c = getopt_long(argc, argv, "b:c:X:vqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:c:F:X:vqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
             err = kc_conf_set(kc_sla_conf_props, conf, &conf->kafka, "kafka.bootstrap.servers",
                               optarg, errstr, sizeof(errstr));
             break;
         case 'c':
+        case 'F':
             err = kc_conf_parse_file(kc_sla_conf_props, conf, &conf->kafka, optarg, errstr,
                                      sizeof(errstr));
             break;
@@ -189,20 +191,20 @@ static int parse_args(int argc, char **argv, app_t *app)
             return HELP_SHOWN;
         default:
             usage(stderr);
-            return EXIT_USAGE;
+            return KC_EXIT_USAGE;
         }
         if (err) {
             fprintf(stderr, "%% %s\n", errstr);
-            return EXIT_USAGE;
+            return KC_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "%% unexpected argument '%s' (see --help)\n", argv[optind]);
-        return EXIT_USAGE;
+        return KC_EXIT_USAGE;
     }
     if (kc_sla_conf_rules(conf, &app->rules_conf, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "%% %s\n", errstr);
-        return EXIT_USAGE;
+        return KC_EXIT_USAGE;
     }
     return 0;
 }
@@ -225,16 +227,16 @@ int main(int argc, char **argv)
 
     if (kc_sla_conf_init(&app.conf, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "%% %s\n", errstr);
-        return EXIT_USAGE;
+        return KC_EXIT_USAGE;
     }
-    if ((rc = parse_args(argc, argv, &app)) != 0 || (rc = setup_log(&app) ? EXIT_USAGE : 0)) {
+    if ((rc = parse_args(argc, argv, &app)) != 0 || (rc = setup_log(&app) ? KC_EXIT_USAGE : 0)) {
         kc_sla_conf_free(&app.conf);
         return rc == HELP_SHOWN ? 0 : rc;
     }
     if (!kc_conf_kv_get(&app.conf.kafka, "bootstrap.servers")) {
         fprintf(stderr, "%% no brokers: use -b BROKERS or kafka.bootstrap.servers\n");
         kc_sla_conf_free(&app.conf);
-        return EXIT_USAGE;
+        return KC_EXIT_USAGE;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -245,9 +247,14 @@ int main(int argc, char **argv)
     if (!(mon = kc_sla_monitor_new(&app.conf, &app.rules_conf, &app.opts, &rc, errstr,
                                    sizeof(errstr)))) {
         fprintf(stderr, "%% %s\n", errstr);
-        return rc == KC_ERR_CONFIG ? EXIT_USAGE : EXIT_RUNTIME;
+        return rc == KC_ERR_CONFIG                     ? KC_EXIT_USAGE
+               : rc == KC_ERR_KAFKA || rc == KC_ERR_IO ? KC_EXIT_UNAVAILABLE
+                                                       : KC_EXIT_FAILURE;
     }
     rc = kc_sla_monitor_run(mon, &run);
     kc_sla_monitor_destroy(mon);
-    return rc == 0 ? 0 : rc == KC_SLA_NONCOMPLIANT ? EXIT_NONCOMPLIANT : EXIT_RUNTIME;
+    return rc == 0                     ? KC_EXIT_OK
+           : rc == KC_SLA_NONCOMPLIANT ? KC_EXIT_NONCOMPLIANT
+           : rc == KC_ERR_TIMEOUT      ? KC_EXIT_TEMPFAIL
+                                       : KC_EXIT_FAILURE;
 }

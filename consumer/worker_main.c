@@ -1,5 +1,6 @@
 /* kclassify-worker: consumes classification requests and replies. */
 #include "kc_err.h"
+#include "kc_exit.h"
 #include "kc_log.h"
 #include "kc_secret.h"
 #include "kc_time.h"
@@ -61,7 +62,7 @@ static int log_setup(const kc_worker_conf_t *conf, int level_opt)
     }
     if (level < 0 || (!json && strcmp(conf->log_format, "text") != 0)) {
         fprintf(stderr, "%% log.level must be error|warn|info|debug and log.format text|json\n");
-        return 2;
+        return KC_EXIT_USAGE;
     }
     kc_log_set(log_to_stderr, json ? (void *)1 : NULL,
                (kc_log_level_t)(level_opt ? level_opt : level));
@@ -72,7 +73,7 @@ static void usage(FILE *fp)
 {
     fprintf(
         fp,
-        "Usage: kclassify-worker [-b BROKERS] [-c FILE] [-X key=value]... [--warm FILE] [-v|-q]\n"
+        "Usage: kclassify-worker [-b BROKERS] [-F FILE] [-X key=value]... [--warm FILE] [-v|-q]\n"
         "\n"
         "Consumes ClassificationRequest records, classifies each distinct query once\n"
         "(L1 cache, in-flight coalescing, batched OpenAI-compatible LLM calls, keyword\n"
@@ -80,12 +81,17 @@ static void usage(FILE *fp)
         "\n"
         "Options:\n"
         "  -b BROKERS     bootstrap servers (same as -X kafka.bootstrap.servers=...)\n"
-        "  -c FILE        properties file (key=value lines, # comments)\n"
-        "  -X key=value   set a property (after -c, in order given)\n"
+        "  -F FILE        properties file (key=value lines, # comments); -c FILE is\n"
+        "                 the same (older spelling)\n"
+        "  -X key=value   set a property\n"
         "  --warm FILE    resolve the queries in FILE (one per line) into the caches\n"
         "                 before consuming (same as -X cache.warm.file=FILE)\n"
         "  -v / -q        more / less logging (default: info)\n"
         "  -h, --help     this help\n"
+        "\n"
+        "Options apply in the order given: a later -F or -X overrides an earlier one.\n"
+        "Exit status: 0 clean stop, 1 runtime failure, 64 usage or configuration error,\n"
+        "69 a required service unavailable at start (Kafka client, LMDB, metrics port).\n"
         "\n"
         "Environment: KCLASSIFY_LLM_API_KEY or OPENAI_API_KEY (bearer token, never "
         "logged).\n"
@@ -108,13 +114,14 @@ static int parse_args(int argc, char **argv, kc_worker_conf_t *conf, int *level)
     char errstr[512];
     int c, err = 0;
 
-    while ((c = getopt_long(argc, argv, "b:c:X:vqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:c:F:X:vqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
             err = kc_conf_set(kc_worker_conf_props, conf, &conf->kafka, "kafka.bootstrap.servers",
                               optarg, errstr, sizeof(errstr));
             break;
         case 'c':
+        case 'F':
             err = kc_conf_parse_file(kc_worker_conf_props, conf, &conf->kafka, optarg, errstr,
                                      sizeof(errstr));
             break;
@@ -137,16 +144,16 @@ static int parse_args(int argc, char **argv, kc_worker_conf_t *conf, int *level)
             exit(0);
         default:
             usage(stderr);
-            return 2;
+            return KC_EXIT_USAGE;
         }
         if (err) {
             fprintf(stderr, "%% %s\n", errstr);
-            return 2;
+            return KC_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "%% unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
+        return KC_EXIT_USAGE;
     }
     return 0;
 }
@@ -161,7 +168,7 @@ int main(int argc, char **argv)
 
     if (kc_worker_conf_init(&conf, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "%% %s\n", errstr);
-        return 2;
+        return KC_EXIT_USAGE;
     }
     if ((rc = parse_args(argc, argv, &conf, &level)) != 0) {
         kc_worker_conf_free(&conf);
@@ -169,28 +176,30 @@ int main(int argc, char **argv)
     }
     if (log_setup(&conf, level) != 0) {
         kc_worker_conf_free(&conf);
-        return 2;
+        return KC_EXIT_USAGE;
     }
     if (!kc_conf_kv_get(&conf.kafka, "bootstrap.servers")) {
         fprintf(stderr, "%% no brokers: use -b BROKERS or kafka.bootstrap.servers\n");
         kc_worker_conf_free(&conf);
-        return 2;
+        return KC_EXIT_USAGE;
     }
     if (*conf.llm_api_key_file) {
         if (kc_secret_read_file(conf.llm_api_key_file, key_buf, sizeof(key_buf), errstr,
                                 sizeof(errstr)) != 0) {
             fprintf(stderr, "%% llm.api.key.file: %s\n", errstr);
             kc_worker_conf_free(&conf);
-            return 2;
+            return KC_EXIT_USAGE;
         }
         api_key = key_buf;
     } else if (!api_key || !*api_key) {
         api_key = getenv("OPENAI_API_KEY");
     }
-    if (!(the_worker = kc_worker_new(&conf, api_key, errstr, sizeof(errstr)))) {
+    if (!(the_worker = kc_worker_new(&conf, api_key, &rc, errstr, sizeof(errstr)))) {
         fprintf(stderr, "%% %s\n", errstr);
         kc_worker_conf_free(&conf);
-        return 1;
+        return rc == KC_ERR_CONFIG                     ? KC_EXIT_USAGE
+               : rc == KC_ERR_KAFKA || rc == KC_ERR_IO ? KC_EXIT_UNAVAILABLE
+                                                       : KC_EXIT_FAILURE;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -204,5 +213,5 @@ int main(int argc, char **argv)
     kc_worker_destroy(the_worker);
     the_worker = NULL;
     memset(key_buf, 0, sizeof(key_buf));
-    return rc ? 1 : 0;
+    return rc ? KC_EXIT_FAILURE : KC_EXIT_OK;
 }

@@ -8,8 +8,8 @@
  *                   --target-ms N [stack options]
  *
  * Diagnostics go to stderr prefixed with "% "; the summary table to stdout.
- * Exit: 0 ok (validate: PASS), 1 requests lost / not answered (validate:
- * FAIL), 2 usage error or the stack could not be started.
+ * Exit (kc_exit.h): 0 ok (validate: PASS), 1 requests lost / not answered
+ * (validate: FAIL), 64 usage error, 69 the stack could not be started.
  */
 #include "bench.h"
 
@@ -130,7 +130,8 @@ static void usage(FILE *fp)
         "  LLM its levels were sized for: --llm-profile fixed --llm-latency-ms 300\n"
         "  --llm-max-concurrency 8; set them to override.\n"
         "  Verdict PASS (exit 0) when every check passes and every run grades C or\n"
-        "  better (production: B); FAIL (exit 1) otherwise; exit 2 when it cannot run.\n",
+        "  better (production: B); FAIL (exit 1) otherwise; exit 69 when it cannot run\n"
+        "  (64: a usage error).\n",
         bench_naive_props[0]);
 }
 
@@ -653,14 +654,14 @@ static int stack_run(opts_t *o, const bench_load_t *ld, const char *dir, bench_s
     if (bench_stack_start(&st, &o->stack, sdir, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "%% stack: %s\n", errstr);
         bench_stack_stop(&st);
-        return BENCH_EXIT_USAGE;
+        return BENCH_EXIT_STACK;
     }
     target_from_stack(&o->tg, &st);
     if (bench_stack_probe(&o->tg, o->stack.partitions) != 0) {
         fprintf(stderr, "%% stack: probe requests were not answered (logs in %s)\n", sdir);
-        rc = BENCH_EXIT_USAGE;
+        rc = BENCH_EXIT_STACK;
     } else if (o->prewarm && prewarm(o, ld) != 0) {
-        rc = BENCH_EXIT_USAGE;
+        rc = BENCH_EXIT_STACK;
     } else {
         rc = run_one(o, ld, dir, sm);
     }
@@ -722,7 +723,7 @@ static int cmd_stack(opts_t *o)
     snprintf(d[1], sizeof(d[1]), "%s/naive", o->ro.dir);
     o->stack.naive = false;
     ld.name = "optimized";
-    if ((rc = stack_run(o, &ld, d[0], &sm[0])) == BENCH_EXIT_USAGE || bench_interrupted) {
+    if ((rc = stack_run(o, &ld, d[0], &sm[0])) == BENCH_EXIT_STACK || bench_interrupted) {
         return rc ? rc : BENCH_EXIT_FAIL;
     }
     /* A naive system has no deadline fallback: its requests wait for the LLM
@@ -734,7 +735,7 @@ static int cmd_stack(opts_t *o)
         o->tg.drain_ms = ld.deadline_ms + 5000;
     }
     int rc2 = stack_run(o, &ld, d[1], &sm[1]);
-    if (rc2 == BENCH_EXIT_USAGE) {
+    if (rc2 == BENCH_EXIT_STACK) {
         return rc2;
     }
     naive_compare(o->ro.dir, &sm[0], &sm[1]);

@@ -12,6 +12,7 @@
 #ifndef KC_BENCH_H
 #define KC_BENCH_H
 
+#include "kc_exit.h"
 #include "kc_hist.h"
 #include "kc_taxonomy.h"
 #include "kc_types.h"
@@ -27,8 +28,9 @@
 /** @brief Set by SIGINT/SIGTERM: runs stop sending and report what they have. */
 extern volatile int bench_interrupted;
 
-#define BENCH_EXIT_FAIL   1
-#define BENCH_EXIT_USAGE  2
+#define BENCH_EXIT_FAIL   KC_EXIT_FAILURE     /* requests lost; validate: FAIL */
+#define BENCH_EXIT_USAGE  KC_EXIT_USAGE       /* bad option or argument */
+#define BENCH_EXIT_STACK  KC_EXIT_UNAVAILABLE /* the stack did not start or answer */
 #define BENCH_MAX_WORKERS 16
 #define BENCH_MAX_PROPS   64
 

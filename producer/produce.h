@@ -12,6 +12,7 @@
 #include "kc_buf.h"
 #include "kc_client_parts.h"
 #include "kc_conf.h"
+#include "kc_exit.h"
 #include "kc_hist.h"
 #include "kc_producer_conf.h"
 
@@ -22,8 +23,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define EXIT_RUNTIME      1
-#define EXIT_USAGE        2
+#define EXIT_RUNTIME      KC_EXIT_FAILURE
+#define EXIT_USAGE        KC_EXIT_USAGE
 #define HELP_SHOWN        -1     /* internal: --help printed, exit 0 */
 #define MAX_REPORTED_ERRS 10     /* per kind; the rest are only counted */
 #define PROGRESS_EVERY_US 250000 /* ~4 refreshes per second */

@@ -48,8 +48,9 @@ static void usage(FILE *fp)
             "\n"
             "Options:\n"
             "  -b BROKERS          bootstrap servers (= -X kafka.bootstrap.servers=...)\n"
-            "  -c FILE             properties file (key=value lines)\n"
-            "  -X KEY=VALUE        set a configuration key (overrides -c)\n"
+            "  -F FILE             properties file (key=value lines), applied first;\n"
+            "                      -c FILE is the same (older spelling)\n"
+            "  -X KEY=VALUE        set a configuration key (overrides -F)\n"
             "  -t TOPIC            request topic (= -X topic.requests=TOPIC)\n"
             "  -w, --wait          wait for every result and print it as a JSON line\n"
             "  -T, --timeout-ms N  with --wait: give up N ms after the last send (30000)\n"
@@ -65,7 +66,7 @@ static void usage(FILE *fp)
             "goes to stderr at the end.\n"
             "\n"
             "Exit status: 0 ok, 1 runtime failure (timeout, delivery failure, rejected\n"
-            "input line), 2 usage or configuration error.\n"
+            "input line), 64 usage or configuration error.\n"
             "\n"
             "Configuration keys:\n");
     for (const kc_conf_prop_t *p = kc_producer_conf_props; p->name; p++) {
@@ -115,9 +116,9 @@ static const struct option longopts[] = {
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
-static const char shortopts[] = "b:c:X:t:wT:h";
+static const char shortopts[] = "b:c:F:X:t:wT:h";
 
-/* First pass: only -c and -h, so the file is applied before any -X/-b/-t. */
+/* First pass: only -F (-c) and -h, so the file is applied before any -X/-b/-t. */
 static int parse_args_first(int argc, char **argv, produce_t *pr)
 {
     int c;
@@ -127,7 +128,7 @@ static int parse_args_first(int argc, char **argv, produce_t *pr)
         if (c == 'h') {
             usage(stdout);
             return HELP_SHOWN;
-        } else if (c == 'c') {
+        } else if (c == 'c' || c == 'F') {
             pr->conf_file = optarg;
         } else if (c == '?') {
             usage(stderr);

@@ -33,7 +33,7 @@ kafka.fetch.wait.max.ms=10"""
 
 FILES = [
     ("kclassify-worker", "worker.conf", "kclassify-worker example configuration", """\
-Use: kclassify-worker -c /etc/kclassify/worker.conf
+Use: kclassify-worker -F /etc/kclassify/worker.conf
 The values set here are a production starting point for one worker with the
 local LMDB cache, a shared Redis and metrics on port 9464; see docs/operations.md.
 Secrets do not belong here: the LLM API key comes from KCLASSIFY_LLM_API_KEY or
@@ -46,7 +46,7 @@ OPENAI_API_KEY; a Redis password in cache.redis.url needs this file mode 0640.""
         "log.format": "json",
     }),
     ("kclassify-sla", "sla.conf", "kclassify-sla example configuration", """\
-Use: kclassify-sla -c /etc/kclassify/sla.conf
+Use: kclassify-sla -F /etc/kclassify/sla.conf
 Watches the reply topic, reports latency percentiles and fires SLA alerts
 (SlaAlert records on topic.alerts, Alertmanager webhook); see docs/operations.md.""", {
         "metrics.port": "9465",

@@ -297,7 +297,7 @@ START_TEST(test_rule_hysteresis)
     static const char expect[] = "F6 R15"; /* clear streaks at 9 and 11 are broken by breaches */
     kc_sla_rule_id_t id = (kc_sla_rule_id_t)_i;
     kc_sla_rules_t r;
-    kc_alert_t fire, resolve;
+    kc_alert_t fire = {0}, resolve = {0};
     char trace[128];
 
     rules_init(&r, 3, 2);
@@ -325,7 +325,7 @@ START_TEST(test_rule_observed_values)
     static const double threshold[KC_SLA_RULE__CNT] = {1500, 2000, 95, 99, 5, 30};
     kc_sla_rule_id_t id = (kc_sla_rule_id_t)_i;
     kc_sla_rules_t r;
-    kc_alert_t fire;
+    kc_alert_t fire = {0};
     char trace[64];
 
     rules_init(&r, 1, 1);

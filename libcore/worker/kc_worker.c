@@ -302,9 +302,10 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
                            w->conf.llm_inflight_max,
                            w->conf.llm_response_max_bytes,
                            {false, KC_LLM_CONFIDENCE_NONE}};
+    int rc;
 
-    if (kc_worker_conf_check(&w->conf, errstr, errstr_size) != 0) {
-        return KC_ERR_CONFIG;
+    if ((rc = kc_worker_conf_check(&w->conf, errstr, errstr_size)) != 0) {
+        return rc;
     }
     kc_worker_answer_opts(w, &lconf.answer);
     w->tx = *w->conf.taxonomy_file ? kc_taxonomy_load(w->conf.taxonomy_file, errstr, errstr_size)
@@ -331,8 +332,8 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
     kc_breaker_init(&w->breaker, (int)w->conf.llm_breaker_failures,
                     w->conf.llm_breaker_open_ms * 1000, w->conf.llm_breaker_open_max_ms * 1000);
     w->rng = (uint64_t)kc_mono_us() ^ ((uint64_t)getpid() << 32);
-    if (kc_worker_llm_init(w, errstr, errstr_size) != 0) {
-        return KC_ERR_CONFIG;
+    if ((rc = kc_worker_llm_init(w, errstr, errstr_size)) != 0) {
+        return rc;
     }
     w->inflight = kc_keymap_new(1024);
     w->msgs = calloc((size_t)w->conf.batch_max_messages, sizeof(*w->msgs));
@@ -348,20 +349,20 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
     } else {
         snprintf(w->worker_id, sizeof(w->worker_id), "%s", w->conf.worker_id);
     }
-    if (kc_worker_cache_open(w, errstr, errstr_size) != 0 ||
-        kc_worker_metrics_open(w, errstr, errstr_size) != 0) {
-        return KC_ERR_CONFIG;
+    if ((rc = kc_worker_cache_open(w, errstr, errstr_size)) != 0 ||
+        (rc = kc_worker_metrics_open(w, errstr, errstr_size)) != 0) {
+        return rc;
     }
     return kafka_start(w, errstr, errstr_size);
 }
 
-kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, char *errstr,
+kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, int *rcp, char *errstr,
                            size_t errstr_size)
 {
     kc_worker_t *w = calloc(1, sizeof(*w));
 
     if (!w) {
-        kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        *rcp = kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of memory");
         return NULL;
     }
     w->cq_pipe[0] = w->cq_pipe[1] = w->mq_pipe[0] = w->mq_pipe[1] = -1;
@@ -369,7 +370,7 @@ kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, char *er
     w->conf = *conf;
     memset(conf, 0, sizeof(*conf)); /* now owned by the worker */
     kc_buf_init(&w->enc);
-    if (setup(w, api_key, errstr, errstr_size) != 0) {
+    if ((*rcp = setup(w, api_key, errstr, errstr_size)) != 0) {
         *conf = w->conf; /* hand it back, as documented */
         memset(&w->conf, 0, sizeof(w->conf));
         kc_worker_destroy(w);

@@ -20,8 +20,10 @@ typedef struct kc_worker_s kc_worker_t;
  *         on failure conf is left for the caller to free.
  * @param api_key LLM bearer token or NULL (not kept in conf so it is never
  *        printed with it).
+ * @param rcp on failure: the KC_ERR_* code (KC_ERR_CONFIG for a configuration
+ *        that cannot work, e.g. a bad taxonomy file).
  */
-kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, char *errstr,
+kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, int *rcp, char *errstr,
                            size_t errstr_size);
 
 /**

@@ -6,6 +6,8 @@
  * --control-fifo it also reads fault-injection commands (broker down/up,
  * request errors, round-trip delays) one per line, for the fault tests.
  */
+#include "kc_exit.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -112,18 +114,18 @@ static int parse_args(int argc, char **argv, mock_opts_t *o)
         switch (c) {
         case 'n':
             if (parse_positive(optarg, "broker count", &o->brokers)) {
-                return 2;
+                return KC_EXIT_USAGE;
             }
             break;
         case 'p':
             if (parse_positive(optarg, "partition count", &o->partitions)) {
-                return 2;
+                return KC_EXIT_USAGE;
             }
             break;
         case 't':
             if (o->topic_cnt == MAX_TOPICS) {
                 fprintf(stderr, "%% at most %d topics\n", MAX_TOPICS);
-                return 2;
+                return KC_EXIT_USAGE;
             }
             o->topics[o->topic_cnt++] = optarg;
             break;
@@ -138,12 +140,12 @@ static int parse_args(int argc, char **argv, mock_opts_t *o)
             return 1;
         default:
             usage(stderr);
-            return 2;
+            return KC_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "%% unexpected argument '%s'\n", argv[optind]);
-        return 2;
+        return KC_EXIT_USAGE;
     }
     return 0;
 }
@@ -509,7 +511,7 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
 
     if (rc) {
-        return rc == 1 ? 0 : 2;
+        return rc == 1 ? 0 : KC_EXIT_USAGE;
     }
     if (o.topic_cnt == 0) {
         for (size_t i = 0; i < sizeof(default_topics) / sizeof(default_topics[0]); i++) {

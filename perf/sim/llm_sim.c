@@ -16,6 +16,7 @@
 #include "llm_sim.h"
 
 #include "kc_err.h"
+#include "kc_exit.h"
 #include "kc_time.h"
 
 #include <getopt.h>
@@ -291,7 +292,7 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    exit(2);
+    exit(KC_EXIT_USAGE);
 }
 
 static const char *opt_name(int val)
@@ -488,7 +489,7 @@ static void parse_args(llm_sim_conf_t *conf, int argc, char **argv)
             exit(0);
         default:
             usage(stderr);
-            exit(2);
+            exit(KC_EXIT_USAGE);
         }
     }
     if (optind < argc) {
@@ -551,7 +552,8 @@ int main(int argc, char **argv)
 
     struct MHD_Daemon *daemon = llm_sim_http_start(&sim, errstr, sizeof(errstr));
     if (!daemon) {
-        die("%s", errstr);
+        fprintf(stderr, "%% kclassify-llm-sim: %s\n", errstr);
+        exit(KC_EXIT_UNAVAILABLE);
     }
     int port = llm_sim_http_port(daemon);
     if (sim.conf.port_file) {

@@ -109,10 +109,10 @@ expect '.stack.llm_profile == "fixed" and .stack.llm_latency_ms == 20
     "validate keeps the fixed profile" '.stack'
 grep -q "validate basic (target 1000 ms): PASS" "$T/bench.log" || fail "no verdict line"
 
-log "usage errors exit 2"
+log "usage errors exit 64"
 bench validate --level nope --target-ms 5 --out "$T/bad"
-[[ $BENCH_RC -eq 2 ]] || fail "unknown level: exit $BENCH_RC, expected 2"
+[[ $BENCH_RC -eq 64 ]] || fail "unknown level: exit $BENCH_RC, expected 64"
 bench stack --pattern zigzag
-[[ $BENCH_RC -eq 2 ]] || fail "unknown pattern: exit $BENCH_RC, expected 2"
+[[ $BENCH_RC -eq 64 ]] || fail "unknown pattern: exit $BENCH_RC, expected 64"
 bench stack --llm-profile nope
-[[ $BENCH_RC -eq 2 ]] || fail "unknown --llm-profile: exit $BENCH_RC, expected 2"
+[[ $BENCH_RC -eq 64 ]] || fail "unknown --llm-profile: exit $BENCH_RC, expected 64"

@@ -3,7 +3,7 @@
 # cache (directory 0700, files 0600), get a query keyed exactly as the worker
 # keys it, stats, an export that equals the import, line-numbered import
 # errors, purge --expired removing only the expired record, and purge of all.
-# Usage errors exit 2, not-found exits 1.
+# Usage errors exit 64, not-found exits 1.
 source "$(dirname "$0")/lib.sh"
 
 CACHE="$KC_BIN/kclassify-cache"
@@ -78,7 +78,7 @@ rc=0
 printf 'cache.lmdb.bogus=1\n' >"$T/bad.conf"
 rc=0
 "$CACHE" -c "$T/bad.conf" stats >/dev/null 2>"$T/badconf.err" || rc=$?
-[[ $rc -eq 2 ]] || fail "an unknown key in -c FILE exited $rc, expected 2"
+[[ $rc -eq 64 ]] || fail "an unknown key in -c FILE exited $rc, expected 64"
 
 log "stats"
 "$CACHE" -p "$C" stats >"$T/stats.json" || fail "stats failed"
@@ -130,7 +130,7 @@ for args in "stats" "-p $C" "-p $C frobnicate" "-p $C get" "-p $C stats extra" "
     rc=0
     # shellcheck disable=SC2086
     "$CACHE" $args >/dev/null 2>&1 </dev/null || rc=$?
-    [[ $rc -eq 2 ]] || fail "'kclassify-cache $args' exited $rc, expected 2"
+    [[ $rc -eq 64 ]] || fail "'kclassify-cache $args' exited $rc, expected 64"
 done
 rc=0
 "$CACHE" -p "$T/nothing-here" stats >/dev/null 2>&1 || rc=$?
