@@ -103,6 +103,31 @@ START_TEST(test_doomed_head)
 }
 END_TEST
 
+/* One query with more time than a mean call but less than a p90 one still
+ * goes (a fair chance beats an early fallback); with less than a mean call,
+ * it does not. */
+START_TEST(test_lone_long_shot)
+{
+    kc_plan_cand_t c[1];
+    kc_llm_pred_t one;
+    kc_plan_t p;
+    int64_t mid;
+
+    kc_llm_model_predict(&m, 1, 20, &one);
+    ck_assert_msg(one.p90_ms > one.mean_ms + 10, "the model needs a spread (mean %.0f, p90 %.0f)",
+                  one.mean_ms, one.p90_ms);
+    mid = (int64_t)((one.mean_ms + one.p90_ms) / 2 * 1000);
+    cands(c, 1, NOW + 100 * MS + mid);
+    kc_llm_plan(&m, c, 1, 8, NOW, 100 * MS, 30000 * MS, &p);
+    ck_assert_msg(p.k == 1, "between mean and p90: a lone query is tried, got k=%zu", p.k);
+    ck_assert_msg(p.timeout_us >= (int64_t)(one.p99_ms * 1000), "timeout %lld below the p99",
+                  (long long)p.timeout_us);
+    cands(c, 1, NOW + 100 * MS + (int64_t)(one.mean_ms * 1000) - 50 * MS);
+    kc_llm_plan(&m, c, 1, 8, NOW, 100 * MS, 30000 * MS, &p);
+    ck_assert_msg(p.k == 0, "less than a mean call: not tried, got k=%zu", p.k);
+}
+END_TEST
+
 START_TEST(test_timeouts)
 {
     kc_plan_cand_t c[4];
@@ -153,6 +178,7 @@ int main(void)
     tcase_add_test(tc, test_want_caps);
     tcase_add_test(tc, test_tightest_deadline_rules);
     tcase_add_test(tc, test_doomed_head);
+    tcase_add_test(tc, test_lone_long_shot);
     tcase_add_test(tc, test_faster_server_bigger_calls);
     suite_add_tcase(s, tc);
     tc = tcase_create("timeout");
