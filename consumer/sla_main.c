@@ -9,7 +9,6 @@
  * compliant (--once); 64 usage or configuration error; 69 Kafka unavailable at
  * start (--once); 75 no progress towards the end of the topic (--once).
  */
-#include "kc_alert.h"
 #include "kc_conf.h"
 #include "kc_err.h"
 #include "kc_exit.h"
@@ -17,16 +16,14 @@
 #include "kc_sla_conf.h"
 #include "kc_sla_monitor.h"
 #include "kc_sla_rules.h"
-#include "kc_time.h"
+#include "prog_log.h"
 
 #include <getopt.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define HELP_SHOWN -1
@@ -44,66 +41,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     run = 0;
-}
-
-/* ------------------------------------------------------------------------
- * Logging
- * ------------------------------------------------------------------------ */
-
-static void log_text(void *opaque, kc_log_level_t level, const char *msg)
-{
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-
-    (void)opaque;
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    fprintf(stderr, "%% %s %s %s\n", ts, kc_log_level_name(level), msg);
-}
-
-static void log_json(void *opaque, kc_log_level_t level, const char *msg)
-{
-    char ts[32];
-    json_t *o = json_object();
-    char *line;
-
-    (void)opaque;
-    kc_alert_rfc3339(kc_now_us(), ts);
-    json_object_set_new(o, "ts", json_string(ts));
-    json_object_set_new(o, "level", json_string(kc_log_level_name(level)));
-    json_object_set_new(o, "component", json_string("kclassify-sla"));
-    json_object_set_new(o, "msg", json_string(msg));
-    if ((line = json_dumps(o, JSON_COMPACT)) != NULL) {
-        fprintf(stderr, "%s\n", line);
-        free(line);
-    }
-    json_decref(o);
-}
-
-static int setup_log(app_t *app)
-{
-    static const struct {
-        const char *name;
-        kc_log_level_t level;
-    } levels[] = {{"error", KC_LOG_ERROR},
-                  {"warn", KC_LOG_WARN},
-                  {"info", KC_LOG_INFO},
-                  {"debug", KC_LOG_DEBUG}};
-    int level = -1;
-
-    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-        if (strcmp(app->conf.log_level, levels[i].name) == 0) {
-            level = (int)levels[i].level;
-        }
-    }
-    if (level < 0 ||
-        (strcmp(app->conf.log_format, "text") && strcmp(app->conf.log_format, "json"))) {
-        fprintf(stderr, "%% log.level must be error|warn|info|debug and log.format text|json\n");
-        return -1;
-    }
-    kc_log_set(strcmp(app->conf.log_format, "json") == 0 ? log_json : log_text, NULL,
-               (kc_log_level_t)level);
-    return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -229,7 +166,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%% %s\n", errstr);
         return KC_EXIT_USAGE;
     }
-    if ((rc = parse_args(argc, argv, &app)) != 0 || (rc = setup_log(&app) ? KC_EXIT_USAGE : 0)) {
+    if ((rc = parse_args(argc, argv, &app)) != 0 ||
+        (rc = prog_log_setup("kclassify-sla", app.conf.log_level, app.conf.log_format, 0)
+                  ? KC_EXIT_USAGE
+                  : 0)) {
         kc_sla_conf_free(&app.conf);
         return rc == HELP_SHOWN ? 0 : rc;
     }

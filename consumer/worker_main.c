@@ -5,6 +5,7 @@
 #include "kc_secret.h"
 #include "kc_time.h"
 #include "kc_worker.h"
+#include "prog_log.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -23,50 +24,6 @@ static void on_signal(int sig)
     if (the_worker) {
         kc_worker_stop(the_worker);
     }
-}
-
-/* One line per event; opaque non-NULL selects JSON lines. */
-static void log_to_stderr(void *opaque, kc_log_level_t level, const char *msg)
-{
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    if (opaque) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "ts", ts, "level", kc_log_level_name(level),
-                              "program", "kclassify-worker", "msg", msg);
-        char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        if (line) {
-            fprintf(stderr, "%s\n", line);
-            free(line);
-        }
-        json_decref(j);
-        return;
-    }
-    fprintf(stderr, "%% %s %s %s\n", ts, kc_log_level_name(level), msg);
-}
-
-/* log.level and log.format; -v/-q (level_opt != 0) win over log.level. */
-static int log_setup(const kc_worker_conf_t *conf, int level_opt)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    static const kc_log_level_t levels[] = {KC_LOG_ERROR, KC_LOG_WARN, KC_LOG_INFO, KC_LOG_DEBUG};
-    int level = -1;
-    bool json = strcmp(conf->log_format, "json") == 0;
-
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(conf->log_level, names[i]) == 0) {
-            level = (int)levels[i];
-        }
-    }
-    if (level < 0 || (!json && strcmp(conf->log_format, "text") != 0)) {
-        fprintf(stderr, "%% log.level must be error|warn|info|debug and log.format text|json\n");
-        return KC_EXIT_USAGE;
-    }
-    kc_log_set(log_to_stderr, json ? (void *)1 : NULL,
-               (kc_log_level_t)(level_opt ? level_opt : level));
-    return 0;
 }
 
 static void usage(FILE *fp)
@@ -174,7 +131,8 @@ int main(int argc, char **argv)
         kc_worker_conf_free(&conf);
         return rc;
     }
-    if (log_setup(&conf, level) != 0) {
+    if (prog_log_setup("kclassify-worker", conf.log_level, conf.log_format,
+                       (kc_log_level_t)level) != 0) {
         kc_worker_conf_free(&conf);
         return KC_EXIT_USAGE;
     }
