@@ -1,6 +1,7 @@
 /* The programs' stderr log sink (see prog_log.h). */
 #include "prog_log.h"
 
+#include "kc_normalize.h"
 #include "kc_time.h"
 
 #include <stdio.h>
@@ -8,30 +9,6 @@
 #include <time.h>
 
 #define LINE_MAX_BYTES 8192
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80             ? 1
-                 : (s[0] & 0xE0) == 0xC0 ? 2
-                 : (s[0] & 0xF0) == 0xE0 ? 3
-                 : (s[0] & 0xF8) == 0xF0 ? 4
-                                         : 0;
-
-    if (len == 0 || len > n || (len == 2 && s[0] < 0xC2) || (len == 4 && s[0] > 0xF4)) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    if ((len == 3 && s[0] == 0xE0 && s[1] < 0xA0) || (len == 3 && s[0] == 0xED && s[1] >= 0xA0) ||
-        (len == 4 && s[0] == 0xF0 && s[1] < 0x90) || (len == 4 && s[0] == 0xF4 && s[1] >= 0x90)) {
-        return 0; /* overlong, surrogate, above U+10FFFF */
-    }
-    return len;
-}
 
 typedef struct {
     char *out;
@@ -57,7 +34,7 @@ static void put_msg(sink_t *s, const char *msg, bool json)
     char esc[8];
 
     while (n > 0 && !s->full) {
-        size_t k = utf8_seq(p, n);
+        size_t k = kc_utf8_seq_len((const char *)p, n);
         if (k == 1 && *p >= 0x20 && *p != 0x7F && (!json || (*p != '"' && *p != '\\'))) {
             put(s, (const char *)p, 1);
         } else if (k > 1) {

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <xxhash.h>
 
-/* Length of the UTF-8 sequence at p (1..4), or 0 if it is invalid. */
-static size_t utf8_seq_len(const unsigned char *p, size_t avail)
+size_t kc_utf8_seq_len(const char *s, size_t avail)
 {
+    const unsigned char *p = (const unsigned char *)s;
     unsigned char c = p[0];
     size_t n;
     uint32_t cp;
@@ -45,11 +45,10 @@ static size_t utf8_seq_len(const unsigned char *p, size_t avail)
 
 bool kc_utf8_valid(const char *buf, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)buf;
     size_t i = 0;
 
     while (i < len) {
-        size_t n = utf8_seq_len(p + i, len - i);
+        size_t n = kc_utf8_seq_len(buf + i, len - i);
         if (n == 0) {
             return false;
         }

@@ -22,6 +22,10 @@ typedef struct kc_key_s {
 
 #define KC_KEY_HEX_SIZE 33 /**< 32 hex digits + NUL */
 
+/** @brief Length (1..4) of the valid UTF-8 character at s[0..avail), avail >= 1;
+ *  0 if invalid (overlong, surrogate, beyond U+10FFFF, truncated). */
+size_t kc_utf8_seq_len(const char *s, size_t avail);
+
 /** @brief true if buf[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 bool kc_utf8_valid(const char *buf, size_t len);
 

@@ -8,24 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 character at p, or 0. A one-character window is
- * valid exactly when it holds one whole character, so grow it up to 4 bytes. */
-static size_t utf8_char_len(const char *p, size_t avail)
-{
-    for (size_t n = 1; n <= 4 && n <= avail; n++) {
-        if (kc_utf8_valid(p, n)) {
-            return n;
-        }
-    }
-    return 0;
-}
-
 int kc_result_json_sanitize(const char *buf, size_t len, kc_buf_t *out)
 {
     size_t i = 0;
 
     while (i < len) {
-        size_t n = utf8_char_len(buf + i, len - i);
+        size_t n = kc_utf8_seq_len(buf + i, len - i);
         int err = n ? kc_buf_append(out, buf + i, n) : kc_buf_append(out, "\xEF\xBF\xBD", 3);
         if (err) {
             return err;

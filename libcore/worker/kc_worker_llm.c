@@ -624,6 +624,12 @@ static bool call_hung_and_unneeded(const kc_wcall_t *call, int64_t now)
     return true;
 }
 
+/* Someone still waits for it and no hedge holds it yet. */
+static bool hedgeable(const kc_lookup_t *lk)
+{
+    return lk->state != KC_LK_DONE && lk->waiter_cnt > 0 && lk->calls == 1;
+}
+
 /* When to hedge a call (monotonic us), INT64_MAX if nobody waits for it.
  * Not before its predicted p99, and not before the last moment a second call
  * of its size (1.25x its p99 plus sla.deadline.margin.ms) still fits the
@@ -637,8 +643,7 @@ static int64_t hedge_at(const kc_worker_t *w, const kc_wcall_t *call, int64_t no
 
     for (size_t i = 0; i < call->n; i++) {
         const kc_lookup_t *lk = call->lookups[i];
-        if (lk->state != KC_LK_DONE && lk->waiter_cnt > 0 && lk->calls == 1 &&
-            lk->deadline_at < dl) {
+        if (hedgeable(lk) && lk->deadline_at < dl) {
             dl = lk->deadline_at;
         }
     }
@@ -663,7 +668,7 @@ static void hedge(kc_worker_t *w, kc_wcall_t *call)
     call->hedged = true;
     for (size_t i = 0; i < call->n; i++) {
         kc_lookup_t *lk = call->lookups[i];
-        if (lk->state != KC_LK_DONE && lk->waiter_cnt > 0 && lk->calls == 1) {
+        if (hedgeable(lk)) {
             lks[n++] = lk;
         }
     }
