@@ -527,12 +527,12 @@ int main(int argc, char **argv)
         /* Only import may create a cache; the others would make an empty one. */
         fprintf(stderr, "%% no cache at %s\n", o.path);
         rc = 1;
-    } else if (!(lm = kc_lmdb_open(o.path, o.size_mb, errstr, sizeof(errstr)))) {
+    } else if (!(lm = kc_lmdb_new(o.path, o.size_mb, errstr, sizeof(errstr)))) {
         fprintf(stderr, "%% %s\n", errstr);
         rc = KC_EXIT_UNAVAILABLE;
     } else {
         rc = run(lm, &o);
-        kc_lmdb_close(lm); /* syncs */
+        kc_lmdb_destroy(lm); /* syncs */
     }
 done:
     for (int i = 0; i < 3; i++) {

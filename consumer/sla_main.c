@@ -78,7 +78,10 @@ static void usage(FILE *fp)
     }
     fprintf(fp, "  %-32s %s\n", "kafka.<property>",
             "any librdkafka property (kafka.bootstrap.servers, kafka.group.id [kclassify-sla], "
-            "kafka.security.protocol, ...)");
+            "kafka.security.protocol, ...), for the consumer and the alerts producer");
+    fprintf(fp, "  %-32s %s\n", "kafka.consumer.<property>",
+            "for the consumer only (kafka.producer.<property>: the producer); wins over "
+            "kafka.<property>");
 }
 
 static int parse_args(int argc, char **argv, app_t *app)

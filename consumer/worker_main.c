@@ -59,7 +59,10 @@ static void usage(FILE *fp)
     }
     fprintf(fp, "  %-28s %s\n", "kafka.<property>",
             "any librdkafka property (e.g. kafka.bootstrap.servers, kafka.group.id "
-            "[kclassify-workers], kafka.security.protocol)");
+            "[kclassify-workers], kafka.security.protocol), for the consumer and the producer");
+    fprintf(fp, "  %-28s %s\n", "kafka.consumer.<property>",
+            "for the consumer only (kafka.producer.<property>: the producer); wins over "
+            "kafka.<property>");
 }
 
 /* Options are applied in command-line order, so -X after -c overrides it. */

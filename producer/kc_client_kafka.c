@@ -17,13 +17,6 @@
 
 #define METADATA_TIMEOUT_MS 10000
 
-/* Our defaults first, then every kafka.* key, so the user's keys win. */
-static rd_kafka_conf_t *rk_conf_build(const kc_client_t *cl, const char *const *defaults,
-                                      char *errstr, size_t errstr_size)
-{
-    return kc_kafka_conf_new(defaults, &cl->kafka, errstr, errstr_size);
-}
-
 /* Learn the requests topic's leaders now: a new producer otherwise holds its
  * first records until a metadata refresh (measured ~1 s on the mock cluster),
  * which would count against those requests' deadlines. Failure only means
@@ -45,7 +38,8 @@ static void producer_warm(kc_client_t *cl)
 static int producer_new(kc_client_t *cl, char *errstr, size_t errstr_size)
 {
     static const char *const defaults[] = {"linger.ms", "5", "acks", "all", NULL};
-    rd_kafka_conf_t *conf = rk_conf_build(cl, defaults, errstr, errstr_size);
+    rd_kafka_conf_t *conf =
+        kc_kafka_conf_new(KC_KAFKA_PRODUCER, defaults, &cl->kafka, errstr, errstr_size);
     char rkerr[512];
 
     if (!conf) {
@@ -144,7 +138,7 @@ static rd_kafka_t *consumer_create(kc_client_t *cl, char *errstr, size_t errstr_
     char rkerr[512];
 
     if (kc_uuid_v4(group + strlen(group), errstr, errstr_size) != 0 ||
-        !(conf = rk_conf_build(cl, defaults, errstr, errstr_size))) {
+        !(conf = kc_kafka_conf_new(KC_KAFKA_CONSUMER, defaults, &cl->kafka, errstr, errstr_size))) {
         return NULL;
     }
     if (!(rkc = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rkerr, sizeof(rkerr)))) {

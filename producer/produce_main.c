@@ -73,7 +73,8 @@ static void usage(FILE *fp)
         fprintf(fp, "  %s = %s\n      %s\n", p->name, p->defval, p->desc);
     }
     fprintf(fp, "  kafka.* (producer defaults: kafka.linger.ms=5, kafka.acks=all)\n"
-                "      passed to librdkafka with the prefix removed\n");
+                "      passed to librdkafka with the prefix removed; kafka.producer.* and\n"
+                "      kafka.consumer.* (the --wait reply consumer) scope a key to one client\n");
 }
 
 /* Parses a decimal integer in [min, max] for option `name`. */

@@ -11,6 +11,7 @@
 
 #include "kc_err.h"
 #include "kc_input.h"
+#include "kc_kafka.h"
 #include "kc_result_json.h"
 #include "kc_time.h"
 
@@ -346,23 +347,22 @@ static int input_open(produce_t *pr)
     return 0;
 }
 
-/* A bad kafka.* property is a usage error (exit 2), as before the client
- * library: try them on a throwaway librdkafka configuration first. */
+/* A bad kafka.* property is a usage error, as before the client library:
+ * try them on throwaway configurations of both client types first. */
 static int kafka_props_check(const produce_t *pr)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512];
-    int rc = 0;
 
-    for (size_t i = 0; rc == 0 && i < pr->kafka.cnt; i++) {
-        if (rd_kafka_conf_set(conf, pr->kafka.keys[i], pr->kafka.values[i], errstr,
-                              sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "%% kafka.%s: %s\n", pr->kafka.keys[i], errstr);
-            rc = -1;
+    for (int role = KC_KAFKA_PRODUCER; role <= KC_KAFKA_CONSUMER; role++) {
+        rd_kafka_conf_t *conf =
+            kc_kafka_conf_new((kc_kafka_role_t)role, NULL, &pr->kafka, errstr, sizeof(errstr));
+        if (!conf) {
+            fprintf(stderr, "%% %s\n", errstr);
+            return -1;
         }
+        rd_kafka_conf_destroy(conf);
     }
-    rd_kafka_conf_destroy(conf);
-    return rc;
+    return 0;
 }
 
 int produce_setup(produce_t *pr)

@@ -100,7 +100,10 @@ def render(program, rows, title, intro, values):
         out.append("%s=%s" % (key, values[key]) if key in values else "#%s=%s" % (key, default))
     out += ["", "# --- kafka " + "-" * 66,
             "# Every kafka.<property> goes to librdkafka with the prefix removed (see",
-            "# https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md)."]
+            "# https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md),",
+            "# to the consumer and the producer (a property of only one type goes only",
+            "# there); kafka.consumer.<property> / kafka.producer.<property> set it for",
+            "# that client alone and win over kafka.<property>."]
     out += ["# " + l for l in KAFKA_BLOCK.splitlines()]
     return "\n".join(out) + "\n"
 
@@ -120,7 +123,10 @@ def readme_table(path, rows):
     for key, desc, default in rows:
         lines.append("| `%s` | %s | %s |" % (key, "`%s`" % default if default else "",
                                              desc.replace("|", "\\|")))
-    lines.append("| `kafka.<property>` | | any librdkafka property, prefix removed |")
+    lines.append("| `kafka.<property>` | | any librdkafka property, prefix removed, for the consumer "
+                 "and the producer (one type's property only for that type) |")
+    lines.append("| `kafka.consumer.<property>`, `kafka.producer.<property>` | | that client only; "
+                 "wins over `kafka.<property>` |")
     with open(path, "w", encoding="utf-8") as f:
         f.write(head + README_BEGIN + "\n" + "\n".join(lines) + "\n" + README_END + tail)
 

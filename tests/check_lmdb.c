@@ -21,7 +21,7 @@
 
 static char root[64];  /* mkdtemp dir of this run, removed by main() */
 static char base[128]; /* one per test, inside root */
-static char path[192]; /* cache dir inside base, created by kc_lmdb_open */
+static char path[192]; /* cache dir inside base, created by kc_lmdb_new */
 static char errstr[512];
 static int test_seq;
 
@@ -52,7 +52,7 @@ static void teardown(void)
 
 static kc_lmdb_t *open_ok(size_t mb)
 {
-    kc_lmdb_t *lm = kc_lmdb_open(path, mb, errstr, sizeof(errstr));
+    kc_lmdb_t *lm = kc_lmdb_new(path, mb, errstr, sizeof(errstr));
     ck_assert_msg(lm != NULL, "open %s: %s", path, errstr);
     return lm;
 }
@@ -154,8 +154,8 @@ START_TEST(test_open_modes)
     snprintf(p, sizeof(p), "%s/lock.mdb", path);
     ck_assert_msg(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0600,
                   "lock.mdb mode %o, expected 600", sb.st_mode & 0777);
-    kc_lmdb_close(lm);
-    kc_lmdb_close(NULL);
+    kc_lmdb_destroy(lm);
+    kc_lmdb_destroy(NULL);
 }
 END_TEST
 
@@ -164,17 +164,17 @@ START_TEST(test_open_errors)
     char p[320];
     FILE *fp;
 
-    ck_assert_msg(kc_lmdb_open(path, SIZE_MAX, errstr, sizeof(errstr)) == NULL,
+    ck_assert_msg(kc_lmdb_new(path, SIZE_MAX, errstr, sizeof(errstr)) == NULL,
                   "map size SIZE_MAX MB accepted");
-    ck_assert_msg(kc_lmdb_open("", 1, errstr, sizeof(errstr)) == NULL, "empty path accepted");
+    ck_assert_msg(kc_lmdb_new("", 1, errstr, sizeof(errstr)) == NULL, "empty path accepted");
     snprintf(p, sizeof(p), "%s/no/such/parent", base);
-    ck_assert_msg(kc_lmdb_open(p, 1, errstr, sizeof(errstr)) == NULL, "missing parent accepted");
+    ck_assert_msg(kc_lmdb_new(p, 1, errstr, sizeof(errstr)) == NULL, "missing parent accepted");
     ck_assert_msg(strstr(errstr, p) != NULL, "error '%s' should name the path", errstr);
     snprintf(p, sizeof(p), "%s/afile", base);
     fp = fopen(p, "w");
     ck_assert_ptr_nonnull(fp);
     fclose(fp);
-    ck_assert_msg(kc_lmdb_open(p, 1, errstr, sizeof(errstr)) == NULL, "a plain file accepted");
+    ck_assert_msg(kc_lmdb_new(p, 1, errstr, sizeof(errstr)) == NULL, "a plain file accepted");
     ck_assert_msg(strstr(errstr, "not a directory") != NULL, "error: %s", errstr);
 }
 END_TEST
@@ -225,7 +225,7 @@ START_TEST(test_put_get_many)
     }
     ck_assert_int_eq(entries(lm), N);
     kc_buf_free(&arena);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -237,7 +237,7 @@ START_TEST(test_replace)
     put1(lm, "q", "SECOND", T0 + 1, T0 + 10 * SEC);
     assert_hit(lm, "q", "SECOND", T0);
     ck_assert_msg(entries(lm) == 1, "a replaced key must not add an entry");
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -270,7 +270,7 @@ START_TEST(test_norm_mismatch)
         0);
     ck_assert_int_eq(rcs[0], KC_ERR_NOTFOUND);
     kc_buf_free(&arena);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -288,7 +288,7 @@ START_TEST(test_ttl_expiry)
     ck_assert_msg(st.expired == 1, "expired counter %llu", (unsigned long long)st.expired);
     ck_assert_msg(st.entries == 2, "an expired entry stays until purged (entries %llu)",
                   (unsigned long long)st.entries);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -301,7 +301,7 @@ START_TEST(test_invalid_record)
     ck_assert_msg(kc_lmdb_put_many(lm, keys, recs, 2, errstr, sizeof(errstr)) == KC_ERR_INVALID,
                   "a record with an empty category must be refused");
     ck_assert_msg(entries(lm) == 0, "a refused batch must write nothing");
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -347,7 +347,7 @@ START_TEST(test_purge_incremental)
             assert_hit(lm, norm, "A", T0 + 6 * SEC);
         }
     }
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -373,7 +373,7 @@ START_TEST(test_purge_wraps)
         ck_assert_msg(entries(lm) == (uint64_t)(20 - t), "at T0+%ds: %llu entries, expected %d", t,
                       (unsigned long long)entries(lm), 20 - t);
     }
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -390,7 +390,7 @@ START_TEST(test_clear)
     assert_miss(lm, "a", T0);
     put1(lm, "a", "A", T0, T0 + SEC); /* still usable */
     assert_hit(lm, "a", "A", T0);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -466,7 +466,7 @@ START_TEST(test_evict_on_map_full)
     for (int i = N - (int)st.entries; i < N; i++) {
         ck_assert_msg(present(lm, i), "entry %d is gone but younger than the oldest kept", i);
     }
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -488,7 +488,7 @@ START_TEST(test_too_big)
     put1(lm, "small again", "A", T0, T0 + SEC); /* the cache still works */
     assert_hit(lm, "small again", "A", T0);
     free(reasoning);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -505,7 +505,7 @@ START_TEST(test_reopen)
     }
     ck_assert_int_eq(kc_lmdb_sync(lm, errstr, sizeof(errstr)), 0);
     put1(lm, "after sync", "S", T0, T0 + 3600 * SEC);
-    kc_lmdb_close(lm); /* close syncs the rest */
+    kc_lmdb_destroy(lm); /* close syncs the rest */
     lm = open_ok(4);
     ck_assert_int_eq(entries(lm), 51);
     for (int i = 0; i < 50; i++) {
@@ -513,7 +513,7 @@ START_TEST(test_reopen)
         assert_hit(lm, norm, "P", T0);
     }
     assert_hit(lm, "after sync", "S", T0);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -545,25 +545,25 @@ START_TEST(test_size_zero_keeps_size)
     kc_lmdb_stats_t st;
 
     put1(lm, "k", "A", T0, T0 + SEC);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
     lm = open_ok(0); /* a tool: keep the worker's size */
     put1(lm, "k2", "A", T0, T0 + SEC);
     ck_assert_int_eq(kc_lmdb_stats(lm, &st, errstr, sizeof(errstr)), 0);
     ck_assert_msg(st.map_size == 3u << 20, "size 0 changed the map to %llu bytes",
                   (unsigned long long)st.map_size);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
     lm = open_ok(3);
     ck_assert_int_eq(kc_lmdb_stats(lm, &st, errstr, sizeof(errstr)), 0);
     ck_assert_msg(st.map_size == 3u << 20, "map is %llu bytes after the tool wrote",
                   (unsigned long long)st.map_size);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
     teardown();
     setup();
     lm = open_ok(0); /* new database: the default */
     ck_assert_int_eq(kc_lmdb_stats(lm, &st, errstr, sizeof(errstr)), 0);
     ck_assert_msg(st.map_size == (uint64_t)KC_LMDB_MAP_SIZE_MB_DEFAULT << 20,
                   "a new database with size 0 has %llu bytes", (unsigned long long)st.map_size);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -586,7 +586,7 @@ START_TEST(test_foreach)
     ck_assert_msg(kc_lmdb_foreach(lm, walk_cb, &w, errstr, sizeof(errstr)) == 77,
                   "the callback's stop value must be returned");
     ck_assert_int_eq(w.count, 300);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -604,7 +604,7 @@ START_TEST(test_import_keeps_newer)
     ck_assert_msg(imported == 1, "imported %zu, expected 1", imported);
     assert_hit(lm, "x", "CURRENT", T0);
     assert_hit(lm, "y", "NEW", T0);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 
@@ -628,7 +628,7 @@ START_TEST(test_stats)
     ck_assert_msg(st.page_size >= 512 && st.used_bytes >= 4 * (uint64_t)st.page_size &&
                       st.used_bytes < st.map_size,
                   "page %u used %llu", st.page_size, (unsigned long long)st.used_bytes);
-    kc_lmdb_close(lm);
+    kc_lmdb_destroy(lm);
 }
 END_TEST
 

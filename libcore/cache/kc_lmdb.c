@@ -172,7 +172,7 @@ static int env_open(kc_lmdb_t *lm, size_t map_size_mb)
     return rc;
 }
 
-kc_lmdb_t *kc_lmdb_open(const char *path, size_t map_size_mb, char *errstr, size_t errstr_size)
+kc_lmdb_t *kc_lmdb_new(const char *path, size_t map_size_mb, char *errstr, size_t errstr_size)
 {
     kc_lmdb_t *lm;
     int rc;
@@ -194,13 +194,13 @@ kc_lmdb_t *kc_lmdb_open(const char *path, size_t map_size_mb, char *errstr, size
     kc_buf_init(&lm->scratch);
     if ((rc = env_open(lm, map_size_mb)) != 0) {
         kc_lmdb_err(lm, rc, "opening the LMDB environment", errstr, errstr_size);
-        kc_lmdb_close(lm);
+        kc_lmdb_destroy(lm);
         return NULL;
     }
     return lm;
 }
 
-void kc_lmdb_close(kc_lmdb_t *lm)
+void kc_lmdb_destroy(kc_lmdb_t *lm)
 {
     if (!lm) {
         return;

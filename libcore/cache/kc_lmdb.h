@@ -14,7 +14,7 @@
  * Durability: the environment is opened with MDB_NOSYNC. A commit is in the
  * OS page cache when it returns, so a crash of the process loses nothing; an
  * OS crash or power loss can lose the commits since the last kc_lmdb_sync()
- * (the worker calls it periodically and kc_lmdb_close() always does). For a
+ * (the worker calls it periodically and kc_lmdb_destroy() always does). For a
  * cache that is the right trade: an fsync per micro-batch would stall the
  * event loop for milliseconds, and a lost answer is only an extra LLM call.
  * LMDB keeps its ACI properties under MDB_NOSYNC only if the file system
@@ -63,10 +63,10 @@ typedef struct kc_lmdb_s kc_lmdb_t;
  *        it so they never resize a worker's map.
  * @returns the handle, or NULL with errstr set.
  */
-kc_lmdb_t *kc_lmdb_open(const char *path, size_t map_size_mb, char *errstr, size_t errstr_size);
+kc_lmdb_t *kc_lmdb_new(const char *path, size_t map_size_mb, char *errstr, size_t errstr_size);
 
 /** @brief Sync to disk, close and free. NULL-safe. */
-void kc_lmdb_close(kc_lmdb_t *lm);
+void kc_lmdb_destroy(kc_lmdb_t *lm);
 
 /** @brief Flush committed writes to disk (see Durability above). @returns 0 or KC_ERR_IO. */
 int kc_lmdb_sync(kc_lmdb_t *lm, char *errstr, size_t errstr_size);

@@ -9,12 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-rd_kafka_conf_t *kc_sla_kafka_conf(const char *const *defaults, const kc_conf_kv_list_t *kv,
-                                   char *errstr, size_t errstr_size)
-{
-    return kc_kafka_conf_new(defaults, kv, errstr, errstr_size);
-}
-
 /* ------------------------------------------------------------------------
  * Watermarks
  * ------------------------------------------------------------------------ */

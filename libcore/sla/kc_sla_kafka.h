@@ -15,14 +15,6 @@
 #include <stdint.h>
 
 /**
- * @brief A librdkafka config from defaults (name, value pairs, NULL-terminated)
- * overridden by the `kafka.*` pass-through list.
- * @returns the config, or NULL with errstr set (unknown property).
- */
-rd_kafka_conf_t *kc_sla_kafka_conf(const char *const *defaults, const kc_conf_kv_list_t *kv,
-                                   char *errstr, size_t errstr_size);
-
-/**
  * @brief The topic's partitions with their low and high watermarks.
  * @param out on success a list (caller destroys) with, per partition, `offset`
  *        = high watermark and the low watermark in the element's opaque

@@ -16,6 +16,7 @@
 #include "kc_buf.h"
 #include "kc_err.h"
 #include "kc_httpd.h"
+#include "kc_kafka.h"
 #include "kc_log.h"
 #include "kc_prom.h"
 #include "kc_sla.h"
@@ -166,7 +167,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static rd_kafka_t *client_new(kc_sla_monitor_t *mon, rd_kafka_type_t type,
                               const char *const *defaults, char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *kconf = kc_sla_kafka_conf(defaults, &mon->conf.kafka, errstr, errstr_size);
+    rd_kafka_conf_t *kconf =
+        kc_kafka_conf_new(type == RD_KAFKA_PRODUCER ? KC_KAFKA_PRODUCER : KC_KAFKA_CONSUMER,
+                          defaults, &mon->conf.kafka, errstr, errstr_size);
     rd_kafka_t *rk;
 
     if (!kconf) {

@@ -17,13 +17,25 @@
 int kc_kafka_conf_set(rd_kafka_conf_t *kconf, const char *key, const char *value, char *errstr,
                       size_t errstr_size);
 
+typedef enum { KC_KAFKA_PRODUCER = 0, KC_KAFKA_CONSUMER = 1 } kc_kafka_role_t;
+
 /**
- * @brief A new librdkafka config: our defaults first (a NULL-terminated list
- * of key, value pairs; may be NULL), then every `kafka.*` pair of kv, so the
- * user's keys win.
+ * @brief The librdkafka property a `kafka.*` key (prefix already removed)
+ * sets on a client of `role`, or NULL if it is not for that client:
+ * `consumer.X` / `producer.X` are X for that type only; an unscoped key goes
+ * to both types unless librdkafka knows it as the other type's property
+ * (group.id, acks, ...).
+ */
+const char *kc_kafka_key_for(kc_kafka_role_t role, const char *key);
+
+/**
+ * @brief A new librdkafka config for a client of `role`: our defaults first
+ * (a NULL-terminated list of key, value pairs; may be NULL), then the
+ * unscoped `kafka.*` pairs of kv, then the `kafka.<role>.*` ones, so the
+ * user's keys win and the scoped key wins over the unscoped one.
  * @returns the config, or NULL with errstr set.
  */
-rd_kafka_conf_t *kc_kafka_conf_new(const char *const *defaults, const kc_conf_kv_list_t *kv,
-                                   char *errstr, size_t errstr_size);
+rd_kafka_conf_t *kc_kafka_conf_new(kc_kafka_role_t role, const char *const *defaults,
+                                   const kc_conf_kv_list_t *kv, char *errstr, size_t errstr_size);
 
 #endif

@@ -174,62 +174,38 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
            "rdkafka %s: %s", fac, buf);
 }
 
-/* Properties that only make sense for one of the two clients are skipped for
- * the other, so one kafka.* namespace serves both. */
-static bool consumer_only(const char *k)
-{
-    return !strcmp(k, "group.id") || !strcmp(k, "auto.offset.reset") ||
-           !strncmp(k, "session.", 8) || !strncmp(k, "heartbeat.", 10) ||
-           !strcmp(k, "partition.assignment.strategy") || !strncmp(k, "fetch.", 6) ||
-           !strcmp(k, "max.poll.interval.ms") || !strncmp(k, "auto.commit", 11) ||
-           !strcmp(k, "enable.auto.commit") || !strcmp(k, "group.instance.id") ||
-           !strcmp(k, "isolation.level") || !strcmp(k, "enable.partition.eof");
-}
-
-static bool producer_only(const char *k)
-{
-    return !strcmp(k, "acks") || !strncmp(k, "linger", 6) || !strcmp(k, "enable.idempotence") ||
-           !strncmp(k, "queue.buffering", 15) || !strcmp(k, "compression.type") ||
-           !strcmp(k, "batch.size") || !strcmp(k, "message.timeout.ms") ||
-           !strcmp(k, "transactional.id");
-}
-
 static rd_kafka_conf_t *kafka_conf(kc_worker_t *w, bool consumer, char *errstr, size_t errstr_size)
 {
-    rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-    const kc_conf_kv_list_t *kv = &w->conf.kafka;
-    int err = 0;
+    /* Our defaults; kafka.* (and kafka.consumer.* / kafka.producer.*) override. */
+    const char *cdefaults[] = {
+        "group.id", "kclassify-workers", "enable.auto.offset.store", "false", "auto.offset.reset",
+        "earliest",
+        /* Incremental rebalancing: a joining worker does not stop the others. */
+        "partition.assignment.strategy", "cooperative-sticky",
+        /* consumer lag per partition for /metrics (last: cut when metrics are off) */
+        "statistics.interval.ms", "5000", NULL};
+    static const char *const pdefaults[] = {"enable.idempotence", "true", "linger.ms", "1", NULL};
+    rd_kafka_conf_t *kconf;
 
+    if (w->conf.metrics_port <= 0) {
+        cdefaults[8] = NULL;
+    }
+    kconf =
+        kc_kafka_conf_new(consumer ? KC_KAFKA_CONSUMER : KC_KAFKA_PRODUCER,
+                          consumer ? cdefaults : pdefaults, &w->conf.kafka, errstr, errstr_size);
+    if (!kconf) {
+        return NULL;
+    }
     rd_kafka_conf_set_log_cb(kconf, log_cb);
     rd_kafka_conf_set_error_cb(kconf, kc_worker_error_cb);
     rd_kafka_conf_set_opaque(kconf, w);
     if (consumer) {
-        err |= kc_kafka_conf_set(kconf, "group.id", "kclassify-workers", errstr, errstr_size);
-        err |= kc_kafka_conf_set(kconf, "enable.auto.offset.store", "false", errstr, errstr_size);
-        err |= kc_kafka_conf_set(kconf, "auto.offset.reset", "earliest", errstr, errstr_size);
-        /* Incremental rebalancing: a joining worker does not stop the others. */
-        err |= kc_kafka_conf_set(kconf, "partition.assignment.strategy", "cooperative-sticky",
-                                 errstr, errstr_size);
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
         if (w->conf.metrics_port > 0) {
-            /* consumer lag per partition for /metrics */
-            err |= kc_kafka_conf_set(kconf, "statistics.interval.ms", "5000", errstr, errstr_size);
             rd_kafka_conf_set_stats_cb(kconf, kc_worker_stats_cb);
         }
     } else {
-        err |= kc_kafka_conf_set(kconf, "enable.idempotence", "true", errstr, errstr_size);
-        err |= kc_kafka_conf_set(kconf, "linger.ms", "1", errstr, errstr_size);
         rd_kafka_conf_set_dr_msg_cb(kconf, kc_worker_dr_msg_cb);
-    }
-    for (size_t i = 0; !err && i < kv->cnt; i++) {
-        if (consumer ? producer_only(kv->keys[i]) : consumer_only(kv->keys[i])) {
-            continue;
-        }
-        err = kc_kafka_conf_set(kconf, kv->keys[i], kv->values[i], errstr, errstr_size);
-    }
-    if (err) {
-        rd_kafka_conf_destroy(kconf);
-        return NULL;
     }
     return kconf;
 }
@@ -349,8 +325,8 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
     } else {
         snprintf(w->worker_id, sizeof(w->worker_id), "%s", w->conf.worker_id);
     }
-    if ((rc = kc_worker_cache_open(w, errstr, errstr_size)) != 0 ||
-        (rc = kc_worker_metrics_open(w, errstr, errstr_size)) != 0) {
+    if ((rc = kc_worker_cache_init(w, errstr, errstr_size)) != 0 ||
+        (rc = kc_worker_metrics_init(w, errstr, errstr_size)) != 0) {
         return rc;
     }
     return kafka_start(w, errstr, errstr_size);
@@ -425,8 +401,8 @@ void kc_worker_destroy(kc_worker_t *w)
         kc_wm_destroy(w->parts[i].wm);
     }
     free(w->parts);
-    kc_worker_cache_close(w);
-    kc_worker_metrics_close(w);
+    kc_worker_cache_free(w);
+    kc_worker_metrics_free(w);
     if (w->warm_fp) {
         fclose(w->warm_fp);
     }

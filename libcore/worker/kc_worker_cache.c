@@ -111,13 +111,13 @@ static void redis_tls_warn(const kc_redis_t *redis, const kc_worker_conf_t *conf
     }
 }
 
-int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size)
+int kc_worker_cache_init(kc_worker_t *w, char *errstr, size_t errstr_size)
 {
     kc_wcache_t *c = &w->cache;
     const kc_worker_conf_t *conf = &w->conf;
 
     if (*conf->cache_lmdb_path &&
-        !(c->lmdb = kc_lmdb_open(conf->cache_lmdb_path, (size_t)conf->cache_lmdb_size_mb, errstr,
+        !(c->lmdb = kc_lmdb_new(conf->cache_lmdb_path, (size_t)conf->cache_lmdb_size_mb, errstr,
                                  errstr_size))) {
         return KC_ERR_CONFIG;
     }
@@ -147,12 +147,12 @@ int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size)
     return 0;
 }
 
-void kc_worker_cache_close(kc_worker_t *w)
+void kc_worker_cache_free(kc_worker_t *w)
 {
     kc_wcache_t *c = &w->cache;
 
     kc_worker_cache_flush(w);
-    kc_lmdb_close(c->lmdb);
+    kc_lmdb_destroy(c->lmdb);
     kc_redis_destroy(c->redis);
     for (size_t i = 0; i < c->wsize; i++) {
         kc_buf_free(&c->wlmdb[i]);

@@ -326,8 +326,8 @@ void kc_worker_lookups_abandon(kc_worker_t *w);
 int64_t kc_worker_llm_next_timer_us(kc_worker_t *w);
 
 /* kc_worker_cache.c */
-int kc_worker_cache_open(kc_worker_t *w, char *errstr, size_t errstr_size);
-void kc_worker_cache_close(kc_worker_t *w);
+int kc_worker_cache_init(kc_worker_t *w, char *errstr, size_t errstr_size);
+void kc_worker_cache_free(kc_worker_t *w);
 bool kc_worker_cache_enabled(const kc_worker_t *w);
 int kc_worker_cache_stage_add(kc_worker_t *w, kc_lookup_t *lk);
 void kc_worker_cache_stage(kc_worker_t *w);
@@ -337,8 +337,8 @@ void kc_worker_cache_flush(kc_worker_t *w);
 void kc_worker_cache_tick(kc_worker_t *w);
 
 /* kc_worker_metrics.c */
-int kc_worker_metrics_open(kc_worker_t *w, char *errstr, size_t errstr_size);
-void kc_worker_metrics_close(kc_worker_t *w);
+int kc_worker_metrics_init(kc_worker_t *w, char *errstr, size_t errstr_size);
+void kc_worker_metrics_free(kc_worker_t *w);
 void kc_worker_metrics_reply(kc_worker_t *w, const kc_result_t *res);
 void kc_worker_metrics_llm(kc_worker_t *w, const kc_llm_outcome_t *out, size_t n);
 void kc_worker_metrics_llm_item(kc_worker_t *w);

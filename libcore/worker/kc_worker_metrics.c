@@ -18,7 +18,7 @@
 
 /* ------------------------------------------------------------- recording */
 
-int kc_worker_metrics_open(kc_worker_t *w, char *errstr, size_t errstr_size)
+int kc_worker_metrics_init(kc_worker_t *w, char *errstr, size_t errstr_size)
 {
     kc_wmetrics_t *m = &w->metrics;
 
@@ -38,7 +38,7 @@ int kc_worker_metrics_open(kc_worker_t *w, char *errstr, size_t errstr_size)
     return 0;
 }
 
-void kc_worker_metrics_close(kc_worker_t *w)
+void kc_worker_metrics_free(kc_worker_t *w)
 {
     kc_wmetrics_t *m = &w->metrics;
 
