@@ -325,11 +325,6 @@ int kc_llm_wait(kc_llm_t *llm, struct curl_waitfd *extra, unsigned extra_cnt, in
     return numfds;
 }
 
-void kc_llm_wakeup(kc_llm_t *llm)
-{
-    curl_multi_wakeup(llm->multi);
-}
-
 /* Turn a finished transfer into an outcome: transport error, HTTP error or a
  * parsed response. */
 /* An HTTP error: say what the server said, and whether it refused a

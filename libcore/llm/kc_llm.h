@@ -80,12 +80,9 @@ size_t kc_llm_inflight(const kc_llm_t *llm);
 
 /**
  * @brief Wait for network activity on running calls or on extra fds, at most
- * timeout_ms. Interruptible with kc_llm_wakeup().
+ * timeout_ms (an extra fd, e.g. a wake pipe, interrupts it).
  */
 int kc_llm_wait(kc_llm_t *llm, struct curl_waitfd *extra, unsigned extra_cnt, int timeout_ms);
-
-/** @brief Wake a kc_llm_wait() from another thread or a signal-safe context. */
-void kc_llm_wakeup(kc_llm_t *llm);
 
 /**
  * @brief Abort every running call; each callback runs now with err

@@ -26,7 +26,6 @@ struct kc_httpd_s {
     size_t metrics_len, health_len;
     int health_status;
     int64_t published_us; /* monotonic; 0 = never */
-    uint64_t requests;
 };
 
 /* ------------------------------------------------------------------------
@@ -96,9 +95,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     (void)upload;
     (void)req_cls;
-    pthread_mutex_lock(&h->lock);
-    h->requests++;
-    pthread_mutex_unlock(&h->lock);
     if (*upload_size != 0) {
         *upload_size = 0; /* a body we do not read */
     }
@@ -208,15 +204,6 @@ int kc_httpd_publish(kc_httpd_t *h, const char *metrics, size_t metrics_len, con
     h->published_us = kc_mono_us();
     pthread_mutex_unlock(&h->lock);
     return 0;
-}
-
-uint64_t kc_httpd_requests(kc_httpd_t *h)
-{
-    uint64_t n;
-    pthread_mutex_lock(&h->lock);
-    n = h->requests;
-    pthread_mutex_unlock(&h->lock);
-    return n;
 }
 
 void kc_httpd_destroy(kc_httpd_t *h)

@@ -56,9 +56,6 @@ int kc_httpd_port(const kc_httpd_t *h);
 int kc_httpd_publish(kc_httpd_t *h, const char *metrics, size_t metrics_len, const char *health,
                      size_t health_len, int health_status);
 
-/** @brief Requests served so far (any path). Thread-safe. */
-uint64_t kc_httpd_requests(kc_httpd_t *h);
-
 /** @brief Stop the server (waits for its thread) and free everything. NULL-safe. */
 void kc_httpd_destroy(kc_httpd_t *h);
 

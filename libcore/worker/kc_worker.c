@@ -267,9 +267,56 @@ static int subscribe(kc_worker_t *w, char *errstr, size_t errstr_size)
     return 0;
 }
 
+/* ------------------------------------------------------------- seams */
+
+static int64_t real_now(void *opaque)
+{
+    (void)opaque;
+    return kc_now_us();
+}
+
+static int64_t real_mono(void *opaque)
+{
+    (void)opaque;
+    return kc_mono_us();
+}
+
+static int real_llm_submit(void *opaque, const char *const *texts, const size_t *lens, size_t n,
+                           const kc_llm_call_opts_t *co, int64_t timeout_ms, kc_llm_done_cb *cb,
+                           void *cb_opaque, kc_llm_call_t **callp, char *errstr, size_t errstr_size)
+{
+    kc_worker_t *w = opaque;
+    return kc_llm_submit(w->llm, texts, lens, n, co, timeout_ms, cb, cb_opaque, callp, errstr,
+                         errstr_size);
+}
+
+static void real_llm_cancel(void *opaque, kc_llm_call_t *call)
+{
+    kc_worker_t *w = opaque;
+    kc_llm_cancel(w->llm, call);
+}
+
+static size_t real_llm_inflight(void *opaque)
+{
+    kc_worker_t *w = opaque;
+    return kc_llm_inflight(w->llm);
+}
+
+static void io_default(kc_worker_t *w)
+{
+    kc_worker_io_t io = {w,
+                         real_now,
+                         real_mono,
+                         kc_worker_kafka_produce,
+                         real_llm_submit,
+                         real_llm_cancel,
+                         real_llm_inflight};
+    w->io = io;
+}
+
 /* ------------------------------------------------------------- lifecycle */
 
-static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errstr_size)
+static int setup(kc_worker_t *w, const char *api_key, bool kafka, char *errstr, size_t errstr_size)
 {
     kc_llm_conf_t lconf = {w->conf.llm_url,
                            w->conf.llm_model,
@@ -329,11 +376,11 @@ static int setup(kc_worker_t *w, const char *api_key, char *errstr, size_t errst
         (rc = kc_worker_metrics_init(w, errstr, errstr_size)) != 0) {
         return rc;
     }
-    return kafka_start(w, errstr, errstr_size);
+    return kafka ? kafka_start(w, errstr, errstr_size) : 0;
 }
 
-kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, int *rcp, char *errstr,
-                           size_t errstr_size)
+static kc_worker_t *worker_new(kc_worker_conf_t *conf, const char *api_key,
+                               const kc_worker_io_t *io, int *rcp, char *errstr, size_t errstr_size)
 {
     kc_worker_t *w = calloc(1, sizeof(*w));
 
@@ -346,13 +393,30 @@ kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, int *rcp
     w->conf = *conf;
     memset(conf, 0, sizeof(*conf)); /* now owned by the worker */
     kc_buf_init(&w->enc);
-    if ((*rcp = setup(w, api_key, errstr, errstr_size)) != 0) {
+    if (io) {
+        w->io = *io;
+    } else {
+        io_default(w);
+    }
+    if ((*rcp = setup(w, api_key, io == NULL, errstr, errstr_size)) != 0) {
         *conf = w->conf; /* hand it back, as documented */
         memset(&w->conf, 0, sizeof(w->conf));
         kc_worker_destroy(w);
         return NULL;
     }
     return w;
+}
+
+kc_worker_t *kc_worker_new(kc_worker_conf_t *conf, const char *api_key, int *rcp, char *errstr,
+                           size_t errstr_size)
+{
+    return worker_new(conf, api_key, NULL, rcp, errstr, errstr_size);
+}
+
+kc_worker_t *kc_worker_new_io(kc_worker_conf_t *conf, const kc_worker_io_t *io, int *rcp,
+                              char *errstr, size_t errstr_size)
+{
+    return worker_new(conf, NULL, io, rcp, errstr, errstr_size);
 }
 
 static void close_pipe(int fds[2])
@@ -429,11 +493,6 @@ void kc_worker_stop(kc_worker_t *w)
     }
 }
 
-void kc_worker_stats(const kc_worker_t *w, kc_worker_stats_t *st)
-{
-    *st = w->stats;
-}
-
 /* ------------------------------------------------------------- event loop */
 
 static void drain_pipe(int fd)
@@ -452,10 +511,44 @@ static void handle_batch(kc_worker_t *w, rd_kafka_message_t **msgs, size_t cnt)
                 kc_log(KC_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(rkm));
             }
         } else {
-            kc_worker_handle_message(w, rkm);
+            kc_wrecord_t rec = {rd_kafka_topic_name(rkm->rkt),
+                                rkm->partition,
+                                rkm->offset,
+                                rkm->key,
+                                rkm->key_len,
+                                rkm->payload,
+                                rkm->len,
+                                NULL};
+            rd_kafka_headers_t *hdrs;
+            if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                rec.hdrs = hdrs;
+            }
+            kc_worker_handle_record(w, &rec);
         }
         rd_kafka_message_destroy(rkm);
     }
+}
+
+/* The end of a micro-batch: its misses go to LMDB/Redis together. */
+static void batch_end(kc_worker_t *w, size_t cnt)
+{
+    kc_worker_metrics_batch(w, cnt);
+    if (kc_worker_cache_enabled(w)) {
+        kc_worker_cache_stage(w);
+    }
+}
+
+void kc_worker_feed(kc_worker_t *w, const kc_wrecord_t *recs, size_t cnt)
+{
+    for (size_t i = 0; i < cnt; i++) {
+        kc_part_t *part = kc_worker_part(w, recs[i].partition);
+        if (part && !part->assigned && part->gen == 0) {
+            part->gen = 1;
+            part->assigned = true;
+        }
+        kc_worker_handle_record(w, &recs[i]);
+    }
+    batch_end(w, cnt);
 }
 
 /* Pop up to max messages, waiting until until_us (monotonic) for each; 0 = no wait.
@@ -469,7 +562,7 @@ static void handle_batch(kc_worker_t *w, rd_kafka_message_t **msgs, size_t cnt)
 static size_t consume_upto(kc_worker_t *w, size_t cnt, size_t max, int64_t until_us)
 {
     while (cnt < max) {
-        int64_t left_us = until_us - kc_mono_us();
+        int64_t left_us = until_us - kc_w_mono(w);
         int wait_ms = until_us == 0 || left_us <= 0 ? 0 : (int)((left_us + 999) / 1000);
         rd_kafka_message_t *rkm = rd_kafka_consume_queue(w->cq, wait_ms);
         if (!rkm) {
@@ -491,14 +584,11 @@ static void consume(kc_worker_t *w)
     size_t cnt = consume_upto(w, 0, max, 0);
 
     if (cnt > 0 && cnt < max && w->conf.batch_linger_ms > 0) {
-        cnt = consume_upto(w, cnt, max, kc_mono_us() + w->conf.batch_linger_ms * 1000);
+        cnt = consume_upto(w, cnt, max, kc_w_mono(w) + w->conf.batch_linger_ms * 1000);
     }
     if (cnt > 0) {
-        kc_worker_metrics_batch(w, cnt);
         handle_batch(w, w->msgs, cnt);
-        if (kc_worker_cache_enabled(w)) {
-            kc_worker_cache_stage(w);
-        }
+        batch_end(w, cnt);
     }
 }
 
@@ -516,22 +606,35 @@ static void loop_once(kc_worker_t *w, bool consuming, int timeout_ms)
         consume(w); /* while draining, new messages stay unconsumed and uncommitted */
     }
     kc_llm_perform(w->llm);
-    kc_worker_deadlines(w);
-    kc_worker_retries(w);
-    kc_worker_dispatch(w);
-    kc_worker_cache_flush(w);
-    kc_worker_cache_tick(w);
-    kc_worker_metrics_tick(w);
+    kc_worker_step(w);
     rd_kafka_poll(w->producer, 0);
     offsets_store(w);
 }
 
+void kc_worker_step(kc_worker_t *w)
+{
+    kc_worker_deadlines(w);
+    kc_worker_retries(w);
+    /* Lease polls before dispatch: a lease taken over from a holder that
+     * went away is asked in this pass, not after the next wait. */
+    kc_worker_cache_tick(w);
+    kc_worker_dispatch(w);
+    kc_worker_cache_flush(w);
+    kc_worker_metrics_tick(w);
+}
+
+int64_t kc_worker_committable(kc_worker_t *w, int32_t partition)
+{
+    kc_part_t *part = kc_worker_part(w, partition);
+    return part && part->assigned ? kc_wm_committable(part->wm) : -1;
+}
+
 static void shutdown_drain(kc_worker_t *w)
 {
-    int64_t end = kc_mono_us() + w->conf.worker_shutdown_timeout_ms * 1000;
+    int64_t end = kc_w_mono(w) + w->conf.worker_shutdown_timeout_ms * 1000;
 
     kc_log(KC_LOG_INFO, "stopping: %zu request(s) in flight", w->outstanding);
-    while (w->outstanding > 0 && kc_mono_us() < end) {
+    while (w->outstanding > 0 && kc_w_mono(w) < end) {
         loop_once(w, false, 10);
     }
     if (w->outstanding > 0) {

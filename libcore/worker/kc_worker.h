@@ -38,7 +38,7 @@ void kc_worker_stop(kc_worker_t *w);
 
 void kc_worker_destroy(kc_worker_t *w);
 
-/** @brief Counters since start. */
+/** @brief Counters since start (the worker's `stats`, rendered in /metrics). */
 typedef struct kc_worker_stats_s {
     uint64_t requests;
     uint64_t replies;
@@ -52,10 +52,9 @@ typedef struct kc_worker_stats_s {
     uint64_t llm_failed_calls;
     uint64_t llm_retried_items;
     uint64_t deadline_fallbacks;
-    uint64_t cache_hits[6];   /**< by kc_source_t level (L1, LMDB, REDIS) */
-    uint64_t cache_misses[6]; /**< by kc_source_t level */
-    uint64_t lease_waits;     /**< lookups that waited on another worker's lease */
+    uint64_t cache_hits[KC_SRC__CNT];   /**< by kc_source_t level (L1, LMDB, REDIS) */
+    uint64_t cache_misses[KC_SRC__CNT]; /**< by kc_source_t level */
+    uint64_t lease_waits;               /**< lookups that waited on another worker's lease */
 } kc_worker_stats_t;
-void kc_worker_stats(const kc_worker_t *w, kc_worker_stats_t *st);
 
 #endif

@@ -118,7 +118,7 @@ int kc_worker_cache_init(kc_worker_t *w, char *errstr, size_t errstr_size)
 
     if (*conf->cache_lmdb_path &&
         !(c->lmdb = kc_lmdb_new(conf->cache_lmdb_path, (size_t)conf->cache_lmdb_size_mb, errstr,
-                                 errstr_size))) {
+                                errstr_size))) {
         return KC_ERR_CONFIG;
     }
     if (*conf->cache_redis_url) {
@@ -232,11 +232,11 @@ static void answer_from_rec(kc_worker_t *w, kc_lookup_t *lk, const kc_cache_rec_
     for (kc_wreq_t *wr = lk->waiters; wr; wr = wr->next) {
         /* resolve() stamped cache_us at the L1 miss; a lower-level hit's
          * cache_us must include that level's lookup. */
-        wr->cache_us = kc_mono_us() - wr->consumed_mono;
+        wr->cache_us = kc_w_mono(w) - wr->consumed_mono;
         wr->coalesced = wr->coalesced || coalesced;
     }
     if (lk->write_cache) {
-        int64_t left = rec->expires_at - kc_now_us();
+        int64_t left = rec->expires_at - kc_w_now(w);
         int64_t ttl = w->conf.cache_l1_ttl_s * 1000000;
         kc_worker_l1_put(w, lk, &rp, left < ttl ? left : ttl);
         if (src == KC_SRC_REDIS) {
@@ -290,7 +290,7 @@ void kc_worker_cache_release(kc_worker_t *w, kc_lookup_t *lk)
 void kc_worker_cache_store(kc_worker_t *w, kc_lookup_t *lk, const kc_reply_t *rp)
 {
     kc_wcache_t *c = &w->cache;
-    int64_t now = kc_now_us();
+    int64_t now = kc_w_now(w);
     size_t i = c->wcnt;
 
     kc_worker_cache_release(w, lk);
@@ -338,7 +338,7 @@ static size_t stage_lmdb(kc_worker_t *w, kc_lookup_t **lks, size_t n)
         c->norms[i] = lks[i]->norm;
         c->norm_lens[i] = lks[i]->norm_len;
     }
-    if (kc_lmdb_get_many(c->lmdb, c->keys, c->norms, c->norm_lens, n, kc_now_us(), c->recs, c->rcs,
+    if (kc_lmdb_get_many(c->lmdb, c->keys, c->norms, c->norm_lens, n, kc_w_now(w), c->recs, c->rcs,
                          &c->arena, errstr, sizeof(errstr)) != 0) {
         kc_log(KC_LOG_WARN, "LMDB lookup: %s", errstr);
         return n;
@@ -357,7 +357,7 @@ static size_t stage_lmdb(kc_worker_t *w, kc_lookup_t **lks, size_t n)
 
 /* Decode a Redis value into c->recs[i] if it is a valid, live answer for the
  * lookup's query. */
-static bool redis_rec(kc_wcache_t *c, size_t i, const kc_lookup_t *lk)
+static bool redis_rec(kc_wcache_t *c, size_t i, const kc_lookup_t *lk, int64_t now)
 {
     char errstr[128];
 
@@ -365,8 +365,7 @@ static bool redis_rec(kc_wcache_t *c, size_t i, const kc_lookup_t *lk)
            kc_cache_rec_decode(c->vals[i].data, c->vals[i].len, &c->recs[i], errstr,
                                sizeof(errstr)) == 0 &&
            c->recs[i].norm_len == lk->norm_len &&
-           memcmp(c->recs[i].norm, lk->norm, lk->norm_len) == 0 &&
-           c->recs[i].expires_at > kc_now_us();
+           memcmp(c->recs[i].norm, lk->norm, lk->norm_len) == 0 && c->recs[i].expires_at > now;
 }
 
 /* One MGET for the lookups; answer the hits, return how many are left (in
@@ -387,7 +386,7 @@ static size_t redis_answer(kc_worker_t *w, kc_lookup_t **lks, size_t n, bool coa
         return n;
     }
     for (size_t i = 0; i < n; i++) {
-        done[i] = redis_rec(c, i, lks[i]);
+        done[i] = redis_rec(c, i, lks[i], kc_w_now(w));
         if (done[i]) {
             w->stats.cache_hits[KC_SRC_REDIS]++;
             answer_from_rec(w, lks[i], &c->recs[i], KC_SRC_REDIS, coalesced);
@@ -574,7 +573,7 @@ static void lease_poll(kc_worker_t *w)
 void kc_worker_cache_tick(kc_worker_t *w)
 {
     kc_wcache_t *c = &w->cache;
-    int64_t now = kc_mono_us();
+    int64_t now = kc_w_mono(w);
     char errstr[256];
 
     if (c->redis && c->lwait_cnt > 0 && now >= c->next_poll) {
@@ -589,7 +588,7 @@ void kc_worker_cache_tick(kc_worker_t *w)
     }
     if (c->lmdb && now >= c->next_purge) {
         c->next_purge = now + KC_LMDB_PURGE_US;
-        kc_lmdb_purge_step(c->lmdb, kc_now_us(), KC_LMDB_PURGE_MAX, NULL, errstr, sizeof(errstr));
+        kc_lmdb_purge_step(c->lmdb, kc_w_now(w), KC_LMDB_PURGE_MAX, NULL, errstr, sizeof(errstr));
     }
     if (c->lmdb && now >= c->next_sync) {
         c->next_sync = now + KC_LMDB_SYNC_US;

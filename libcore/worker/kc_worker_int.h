@@ -26,6 +26,7 @@
 #include "kc_taxonomy.h"
 #include "kc_wm.h"
 #include "kc_worker.h"
+#include "kc_worker_io.h"
 
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -244,6 +245,7 @@ typedef struct kc_part_s {
 
 struct kc_worker_s {
     kc_worker_conf_t conf;
+    kc_worker_io_t io; /* clock, reply sink, LLM calls (kc_worker_io.h) */
     kc_taxonomy_t *tx;
     uint64_t key_seed;
     kc_avro_t *av;
@@ -293,10 +295,9 @@ typedef struct kc_reply_s {
 /* kc_worker_resolve.c */
 bool kc_worker_deadline_before(const void *a, const void *b);
 void kc_worker_deadline_set_pos(void *e, size_t pos);
-void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm);
+void kc_worker_handle_record(kc_worker_t *w, const kc_wrecord_t *rec);
 void kc_worker_resolve_free_all(kc_worker_t *w);
 void kc_worker_deadlines(kc_worker_t *w);
-int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms);
 
 kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t norm_len,
                                   const char *text, size_t text_len);
@@ -322,7 +323,6 @@ void kc_worker_llmq_waiters_changed(kc_worker_t *w, kc_lookup_t *lk);
 size_t kc_worker_llmq_len(const kc_worker_t *w);
 void kc_worker_dispatch(kc_worker_t *w);
 void kc_worker_retries(kc_worker_t *w);
-void kc_worker_lookups_abandon(kc_worker_t *w);
 int64_t kc_worker_llm_next_timer_us(kc_worker_t *w);
 
 /* kc_worker_cache.c */
@@ -362,12 +362,29 @@ bool kc_worker_warm_step(kc_worker_t *w);
 void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp);
 void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const rd_kafka_message_t *rkm,
-                   const char *reason);
+void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wrecord_t *rec, const char *reason);
 void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
+int kc_worker_kafka_produce(void *opaque, const kc_wmsg_t *m, void *msg_opaque);
 void kc_worker_wreq_free(kc_worker_t *w, kc_wreq_t *wr);
 
 /* kc_worker.c */
 kc_part_t *kc_worker_part(kc_worker_t *w, int32_t partition);
+
+/* The worker's clocks (the io seam). */
+static inline int64_t kc_w_now(const kc_worker_t *w)
+{
+    return w->io.now_us(w->io.opaque);
+}
+
+static inline int64_t kc_w_mono(const kc_worker_t *w)
+{
+    return w->io.mono_us(w->io.opaque);
+}
+
+/* LLM calls running now. */
+static inline size_t kc_w_inflight(const kc_worker_t *w)
+{
+    return w->io.llm_inflight(w->io.opaque);
+}
 
 #endif

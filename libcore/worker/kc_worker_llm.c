@@ -119,7 +119,7 @@ int kc_worker_llm_init(kc_worker_t *w, char *errstr, size_t errstr_size)
     kc_llm_model_init(&q->model, &prior);
     /* Start low: the baseline latency is learned before the limit grows. */
     kc_limiter_init(&q->limiter, min, max, max < INITIAL_LIMIT ? max : INITIAL_LIMIT);
-    kc_rl_init(&q->rl, w->conf.llm_rpm, w->conf.llm_tpm, kc_mono_us());
+    kc_rl_init(&q->rl, w->conf.llm_rpm, w->conf.llm_tpm, kc_w_mono(w));
     q->lp_state = ao.confidence == KC_LLM_CONFIDENCE_LOGPROBS ? KC_LP_ON : KC_LP_OFF_CONFIG;
     /* One hedge banked from the start, unless hedging is off (0). */
     q->hedge_credit = w->conf.llm_hedge_max_pct > 0 ? 1.0 : 0.0;
@@ -201,7 +201,7 @@ static int live_push(kc_worker_t *w, kc_lookup_t *lk)
     kc_wllm_t *q = &w->lq;
 
     if (q->live.cnt == 0) {
-        q->live_since = kc_mono_us();
+        q->live_since = kc_w_mono(w);
     }
     if (kc_heap_push(&q->live, lk) != 0) {
         return KC_ERR_NOMEM;
@@ -325,7 +325,7 @@ static void plan(kc_worker_t *w, kc_lookup_t **lks, size_t n, size_t want, kc_pl
         c[i].deadline_us = lks[i]->waiter_cnt > 0 ? lks[i]->deadline_at : KC_PLAN_NO_DEADLINE;
         c[i].q_tokens = query_tokens(lks[i]);
     }
-    kc_llm_plan(&w->lq.model, c, n, want, kc_now_us(), margin_us(w), w->conf.llm_timeout_ms * 1000,
+    kc_llm_plan(&w->lq.model, c, n, want, kc_w_now(w), margin_us(w), w->conf.llm_timeout_ms * 1000,
                 p);
 }
 
@@ -422,13 +422,13 @@ static kc_wcall_t *call_start(kc_worker_t *w, kc_lookup_t **lks, const kc_plan_t
     }
     co.max_tokens = max_tokens_for(w, p->k, &p->pred);
     co.logprobs = call->logprobs;
-    if (kc_llm_submit(w->llm, texts, lens, p->k, &co, (p->timeout_us + 999) / 1000, llm_done_cb,
-                      call, &call->handle, errstr, errstr_size) != 0) {
+    if (w->io.llm_submit(w->io.opaque, texts, lens, p->k, &co, (p->timeout_us + 999) / 1000,
+                         llm_done_cb, call, &call->handle, errstr, errstr_size) != 0) {
         free(call);
         return NULL;
     }
-    call->start_mono = kc_mono_us();
-    call->inflight_at_start = (int)kc_llm_inflight(w->llm);
+    call->start_mono = kc_w_mono(w);
+    call->inflight_at_start = (int)kc_w_inflight(w);
     call->est_tokens = (int64_t)est_call_tokens(w, p, co.max_tokens);
     kc_rl_start(&q->rl, call->start_mono, call->est_tokens);
     for (size_t i = 0; i < p->k; i++) {
@@ -449,7 +449,7 @@ static kc_wcall_t *call_start(kc_worker_t *w, kc_lookup_t **lks, const kc_plan_t
 static bool may_send(kc_worker_t *w, const kc_plan_t *p)
 {
     kc_wllm_t *q = &w->lq;
-    int64_t now = kc_mono_us();
+    int64_t now = kc_w_mono(w);
     int64_t est = (int64_t)est_call_tokens(w, p, max_tokens_for(w, p->k, &p->pred));
     int64_t wait = kc_rl_wait_us(&q->rl, now, est);
 
@@ -485,7 +485,7 @@ static int send_call(kc_worker_t *w, kc_lookup_t **lks, size_t n, const kc_plan_
     }
     if (!call_start(w, lks, p, fill, false, errstr, sizeof(errstr))) {
         kc_log(KC_LOG_WARN, "cannot start LLM call: %s", errstr);
-        kc_breaker_record(&w->breaker, false, kc_mono_us()); /* frees a half-open probe */
+        kc_breaker_record(&w->breaker, false, kc_w_mono(w)); /* frees a half-open probe */
         put_back(w, lks + p->k, n - p->k);
         for (size_t i = 0; i < p->k; i++) {
             if (lks[i]->waiter_cnt == 0) {
@@ -510,8 +510,8 @@ static void doomed(kc_worker_t *w, kc_lookup_t *lk)
     kc_log(KC_LOG_DEBUG,
            "doomed: %lld ms left before the margin, a call takes %.0f ms (p90 %.0f); "
            "retries %d, attempts %d; %zu calls running, limit %d",
-           (long long)(lk->deadline_at - kc_now_us() - margin_us(w)) / 1000, p.mean_ms, p.p90_ms,
-           lk->retries, lk->attempts, kc_llm_inflight(w->llm), kc_limiter_limit(&w->lq.limiter));
+           (long long)(lk->deadline_at - kc_w_now(w) - margin_us(w)) / 1000, p.mean_ms, p.p90_ms,
+           lk->retries, lk->attempts, kc_w_inflight(w), kc_limiter_limit(&w->lq.limiter));
     w->lq.early_fallbacks++;
     kc_worker_waiters_fallback(w, lk, "no LLM call can answer before the deadline");
     kc_worker_llmq_push(w, lk);
@@ -552,7 +552,7 @@ static int send_fill(kc_worker_t *w)
     kc_lookup_t *lks[KC_CALL_MAX];
     kc_plan_cand_t c[KC_CALL_MAX];
     size_t n = 0, max = (size_t)w->conf.llm_batch_max;
-    int64_t now = kc_now_us();
+    int64_t now = kc_w_now(w);
     kc_plan_t p;
 
     while (n < max && w->lq.fill_head) {
@@ -578,7 +578,7 @@ static int send_fill(kc_worker_t *w)
  * server's cap with one query per call. */
 static int64_t linger_us(const kc_worker_t *w)
 {
-    int inflight = (int)kc_llm_inflight(w->llm), limit = kc_limiter_limit(&w->lq.limiter);
+    int inflight = (int)kc_w_inflight(w), limit = kc_limiter_limit(&w->lq.limiter);
 
     if (w->conf.llm_batch_linger_ms > 0) {
         return w->lq.live.cnt < (size_t)w->conf.llm_batch_max ? w->conf.llm_batch_linger_ms * 1000
@@ -590,7 +590,7 @@ static int64_t linger_us(const kc_worker_t *w)
 static bool batch_lingering(const kc_worker_t *w)
 {
     int64_t l = linger_us(w);
-    return l > 0 && kc_mono_us() - w->lq.live_since < l;
+    return l > 0 && kc_w_mono(w) - w->lq.live_since < l;
 }
 
 /* ------------------------------------------------------------- hedges */
@@ -677,7 +677,7 @@ static void hedge(kc_worker_t *w, kc_wcall_t *call)
     }
     plan(w, lks, n, n, &p);
     if (p.k == 0 ||
-        kc_rl_wait_us(&q->rl, kc_mono_us(),
+        kc_rl_wait_us(&q->rl, kc_w_mono(w),
                       (int64_t)est_call_tokens(w, &p, max_tokens_for(w, p.k, &p.pred))) > 0) {
         return; /* no time left for another call, or the provider says wait */
     }
@@ -689,20 +689,20 @@ static void hedge(kc_worker_t *w, kc_wcall_t *call)
     h->partner = call;
     call->partner = h;
     kc_log(KC_LOG_DEBUG, "hedged an LLM call of %zu queries after %lld ms (p99 %.0f ms)", p.k,
-           (long long)(kc_mono_us() - call->start_mono) / 1000, call->pred.p99_ms);
+           (long long)(kc_w_mono(w) - call->start_mono) / 1000, call->pred.p99_ms);
 }
 
 /* Cancel calls nobody needs any more (a hedge pair's loser, a hung call
  * whose requests were answered otherwise) and hedge the slow ones. */
 static void calls_tick(kc_worker_t *w)
 {
-    int64_t now = kc_mono_us(), wall = kc_now_us();
+    int64_t now = kc_w_mono(w), wall = kc_w_now(w);
     kc_wcall_t *call = w->lq.running, *next;
 
     for (; call; call = next) {
         next = call->next;
         if (call_all_done(call) || call_hung_and_unneeded(call, now)) {
-            kc_llm_cancel(w->llm, call->handle); /* frees only this call */
+            w->io.llm_cancel(w->io.opaque, call->handle); /* frees only this call */
             continue;
         }
         if (!call->hedged && now >= hedge_at(w, call, now, wall)) {
@@ -714,7 +714,7 @@ static void calls_tick(kc_worker_t *w)
 int64_t kc_worker_llm_next_timer_us(kc_worker_t *w)
 {
     kc_wllm_t *q = &w->lq;
-    int64_t now = kc_mono_us(), wall = kc_now_us(), t = INT64_MAX;
+    int64_t now = kc_w_mono(w), wall = kc_w_now(w), t = INT64_MAX;
     kc_lookup_t *lk = kc_heap_peek(&q->retryq);
 
     if (lk) {
@@ -741,7 +741,7 @@ int64_t kc_worker_llm_next_timer_us(kc_worker_t *w)
 /* Queue heads that no call can answer in time get the fallback now. */
 static void doom_sweep(kc_worker_t *w)
 {
-    int64_t now = kc_now_us();
+    int64_t now = kc_w_now(w);
     kc_lookup_t *lk;
 
     while ((lk = kc_heap_peek(&w->lq.live)) &&
@@ -776,10 +776,10 @@ void kc_worker_dispatch(kc_worker_t *w)
     calls_tick(w);
     doom_sweep(w);
     while (rc != SEND_STOP && (q->live.cnt > 0 || q->fill_head)) {
-        int inflight = (int)kc_llm_inflight(w->llm);
+        int inflight = (int)kc_w_inflight(w);
         int limit = kc_limiter_limit(&q->limiter);
 
-        if (inflight >= limit || kc_mono_us() < q->rl_wait_until) {
+        if (inflight >= limit || kc_w_mono(w) < q->rl_wait_until) {
             break;
         }
         if (q->live.cnt > 0) {
@@ -795,25 +795,12 @@ void kc_worker_dispatch(kc_worker_t *w)
     }
 }
 
-void kc_worker_lookups_abandon(kc_worker_t *w)
-{
-    kc_lookup_t *lk;
-
-    while (take(&w->lq, false, &lk, 1) == 1) {
-        kc_worker_lookup_fallback(w, lk, "worker shutting down");
-    }
-    while ((lk = w->lq.fill_head)) {
-        fill_unlink(&w->lq, lk);
-        lookup_drop(w, lk);
-    }
-}
-
 /* ------------------------------------------------------------- retries */
 
 /* Backed-off lookups whose time has come go back to a queue. */
 void kc_worker_retries(kc_worker_t *w)
 {
-    int64_t now = kc_mono_us();
+    int64_t now = kc_w_mono(w);
     kc_lookup_t *lk;
 
     while ((lk = kc_heap_peek(&w->lq.retryq)) && lk->ready_at <= now) {
@@ -877,7 +864,7 @@ static void lookup_call_failed(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_out
     }
     delay = backoff_us(w, lk->retries, out->retry_after_ms);
     if (lk->waiter_cnt > 0 && !kc_llm_plan_fits(&w->lq.model, query_tokens(lk), lk->deadline_at,
-                                                kc_now_us() + delay, margin_us(w))) {
+                                                kc_w_now(w) + delay, margin_us(w))) {
         w->lq.early_fallbacks++;
         kc_worker_waiters_fallback(w, lk, out->errstr);
     }
@@ -885,7 +872,7 @@ static void lookup_call_failed(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_out
         lookup_drop(w, lk);
         return;
     }
-    lk->ready_at = kc_mono_us() + delay;
+    lk->ready_at = kc_w_mono(w) + delay;
     if (kc_heap_push(&w->lq.retryq, lk) != 0) {
         kc_worker_lookup_fallback(w, lk, out->errstr);
         return;
@@ -953,8 +940,8 @@ static void lp_learn(kc_worker_t *w, const kc_wcall_t *call, const kc_llm_outcom
 static void learn(kc_worker_t *w, const kc_wcall_t *call, const kc_llm_outcome_t *out)
 {
     kc_wllm_t *q = &w->lq;
-    int64_t now = kc_mono_us();
-    int inflight = (int)kc_llm_inflight(w->llm) + 1;
+    int64_t now = kc_w_mono(w);
+    int inflight = (int)kc_w_inflight(w) + 1;
     double ms = (double)out->latency_us / 1000.0;
     const kc_llm_response_t *r = &out->resp;
 

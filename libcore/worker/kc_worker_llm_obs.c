@@ -76,7 +76,7 @@ static void render_flow(kc_worker_t *w, kc_buf_t *b)
     kc_wllm_t *q = &w->lq;
 
     kc_prom_gauge(b, "kclassify_llm_inflight", "LLM calls running now.", NULL,
-                  (double)kc_llm_inflight(w->llm));
+                  (double)kc_w_inflight(w));
     kc_prom_gauge(b, "kclassify_llm_concurrency_limit",
                   "Latency-based LLM concurrency limit, within llm.inflight.min..max.", NULL,
                   (double)kc_limiter_limit(&q->limiter));

@@ -29,7 +29,7 @@ int kc_worker_metrics_init(kc_worker_t *w, char *errstr, size_t errstr_size)
     if (!m->latency || !m->win_cur || !m->win_prev || !m->llm_latency) {
         return kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of memory");
     }
-    m->win_start = kc_mono_us();
+    m->win_start = kc_w_mono(w);
     if (w->conf.metrics_port > 0 &&
         !(m->httpd = kc_httpd_new(w->conf.metrics_bind, (int)w->conf.metrics_port, STALE_MS, errstr,
                                   errstr_size))) {
@@ -373,7 +373,7 @@ static void window_roll(kc_wmetrics_t *m, int64_t now)
 void kc_worker_metrics_tick(kc_worker_t *w)
 {
     kc_wmetrics_t *m = &w->metrics;
-    int64_t now = kc_mono_us();
+    int64_t now = kc_w_mono(w);
     char errstr[128];
 
     if (!m->httpd || now < m->next_publish) {

@@ -30,30 +30,38 @@ static const char *reply_topic(const kc_worker_t *w, const kc_wreq_t *wr)
     return w->conf.topic_replies;
 }
 
-/* Produce with back-pressure: a full local queue is served, not an error. */
-static rd_kafka_resp_err_t produce(kc_worker_t *w, const char *topic, const void *key,
-                                   size_t key_len, const void *val, size_t val_len,
-                                   rd_kafka_headers_t *hdrs, void *opaque)
+/* The default reply sink: rd_kafka_producev() with back-pressure (a full
+ * local queue is served, not an error). */
+int kc_worker_kafka_produce(void *opaque, const kc_wmsg_t *m, void *msg_opaque)
 {
+    kc_worker_t *w = opaque;
     rd_kafka_resp_err_t err;
 
     for (;;) {
         err = rd_kafka_producev(
-            w->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, val_len),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+            w->producer, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE((void *)m->value, m->len),
+            RD_KAFKA_V_HEADERS(m->hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            break;
+            return err;
         }
         rd_kafka_poll(w->producer, 10);
     }
+}
+
+static int produce(kc_worker_t *w, const char *topic, const void *key, size_t key_len,
+                   const void *val, size_t val_len, rd_kafka_headers_t *hdrs, void *opaque)
+{
+    kc_wmsg_t m = {topic, -1, -1, key, key_len, val, val_len, hdrs};
+    int err = w->io.produce(w->io.opaque, &m, opaque);
+
     if (err && hdrs) {
-        rd_kafka_headers_destroy(hdrs); /* only freed by librdkafka on success */
+        rd_kafka_headers_destroy(hdrs); /* only the sink's on success */
     }
     return err;
 }
 
-static void fill_times(kc_result_t *res, const kc_wreq_t *wr)
+static void fill_times(kc_result_t *res, const kc_wreq_t *wr, int64_t now)
 {
     /* What the deadline was counted from (set_deadline; a request that was not
      * decoded has none: its consume time). */
@@ -61,7 +69,7 @@ static void fill_times(kc_result_t *res, const kc_wreq_t *wr)
 
     res->created_at = created;
     res->consumed_at = wr->consumed_at;
-    res->replied_at = kc_now_us();
+    res->replied_at = now;
     res->queue_us = res->consumed_at > created ? res->consumed_at - created : 0;
     res->total_us = res->replied_at > created ? res->replied_at - created : 0;
     res->deadline_met = res->replied_at <= wr->deadline_at;
@@ -71,7 +79,7 @@ void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
 {
     kc_result_t res = {0};
     rd_kafka_headers_t *hdrs;
-    rd_kafka_resp_err_t err;
+    int err;
     char errstr[256];
     const char *id = wr->req.request_id ? wr->req.request_id : "";
 
@@ -89,7 +97,7 @@ void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
     res.worker_id = w->worker_id;
     res.cache_us = wr->cache_us;
     res.llm_us = rp->llm_us;
-    fill_times(&res, wr);
+    fill_times(&res, wr, kc_w_now(w));
 
     kc_buf_reset(&w->enc);
     if (kc_avro_result_encode(w->av, &res, &w->enc, errstr, sizeof(errstr)) != 0) {
@@ -151,9 +159,8 @@ static rd_kafka_headers_t *dlt_headers(const char *reason, const char *topic, in
 
 /* A record too large for the DLT goes there without its value, so its offset
  * still completes and the reason is still on record. */
-static rd_kafka_resp_err_t dlt_without_value(kc_worker_t *w, kc_wreq_t *wr, const char *topic,
-                                             const void *key, size_t key_len, size_t len,
-                                             const char *reason)
+static int dlt_without_value(kc_worker_t *w, kc_wreq_t *wr, const char *topic, const void *key,
+                             size_t key_len, size_t len, const char *reason)
 {
     char why[512];
 
@@ -163,15 +170,13 @@ static rd_kafka_resp_err_t dlt_without_value(kc_worker_t *w, kc_wreq_t *wr, cons
                    dlt_headers(why, topic, wr->partition, wr->offset), wr);
 }
 
-void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const rd_kafka_message_t *rkm, const char *reason)
+void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wrecord_t *rec, const char *reason)
 {
-    const char *topic = rd_kafka_topic_name(rkm->rkt);
-    rd_kafka_resp_err_t err;
+    int err = produce(w, w->conf.topic_dlt, rec->key, rec->key_len, rec->value, rec->len,
+                      dlt_headers(reason, rec->topic, rec->partition, rec->offset), wr);
 
-    err = produce(w, w->conf.topic_dlt, rkm->key, rkm->key_len, rkm->payload, rkm->len,
-                  dlt_headers(reason, topic, rkm->partition, rkm->offset), wr);
     if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-        err = dlt_without_value(w, wr, topic, rkm->key, rkm->key_len, rkm->len, reason);
+        err = dlt_without_value(w, wr, rec->topic, rec->key, rec->key_len, rec->len, reason);
     }
     if (err) {
         kc_log(KC_LOG_ERROR, "cannot produce to DLT %s: %s", w->conf.topic_dlt,
@@ -185,41 +190,52 @@ void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const rd_kafka_message_t *rkm,
 
 /* A failed delivery (after librdkafka's own retries) is produced again: the
  * record in the report still has its payload, key and headers. */
-static bool reproduce(kc_worker_t *w, const rd_kafka_message_t *rkm, kc_wreq_t *wr)
+static bool reproduce(kc_worker_t *w, const kc_wmsg_t *m, kc_wreq_t *wr)
 {
-    rd_kafka_headers_t *hdrs = NULL, *copy = NULL;
-
     if (++wr->produce_attempts >= KC_PRODUCE_ATTEMPTS) {
         return false;
     }
-    if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        copy = rd_kafka_headers_copy(hdrs);
-    }
-    return produce(w, rd_kafka_topic_name(rkm->rkt), rkm->key, rkm->key_len, rkm->payload, rkm->len,
-                   copy, wr) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    return produce(w, m->topic, m->key, m->key_len, m->value, m->len,
+                   m->hdrs ? rd_kafka_headers_copy(m->hdrs) : NULL, wr) == 0;
 }
 
 void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
-    kc_worker_t *w = opaque;
-    kc_wreq_t *wr = rkm->_private;
-    kc_part_t *part;
+    kc_wmsg_t m = {rd_kafka_topic_name(rkm->rkt),
+                   rkm->partition,
+                   rkm->offset,
+                   rkm->key,
+                   rkm->key_len,
+                   rkm->payload,
+                   rkm->len,
+                   NULL};
 
     (void)rk;
+    if (rd_kafka_message_headers(rkm, &m.hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        m.hdrs = NULL;
+    }
+    kc_worker_delivery(opaque, &m, rkm->err, rkm->_private);
+}
+
+void kc_worker_delivery(kc_worker_t *w, const kc_wmsg_t *m, int err, void *msg_opaque)
+{
+    kc_wreq_t *wr = msg_opaque;
+    kc_part_t *part;
+
     if (w->destroying) {
         kc_worker_wreq_free(w, wr);
         return;
     }
-    if (rkm->err) {
-        kc_log(KC_LOG_WARN, "delivery to %s failed: %s", rd_kafka_topic_name(rkm->rkt),
-               rd_kafka_err2str(rkm->err));
-        if (rkm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && rkm->len > 0 &&
-            strcmp(rd_kafka_topic_name(rkm->rkt), w->conf.topic_dlt) == 0 &&
-            dlt_without_value(w, wr, w->conf.topic_requests, rkm->key, rkm->key_len, rkm->len,
-                              "undecodable record") == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (err) {
+        kc_log(KC_LOG_WARN, "delivery to %s failed: %s", m->topic,
+               rd_kafka_err2str((rd_kafka_resp_err_t)err));
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && m->len > 0 &&
+            strcmp(m->topic, w->conf.topic_dlt) == 0 &&
+            dlt_without_value(w, wr, w->conf.topic_requests, m->key, m->key_len, m->len,
+                              "undecodable record") == 0) {
             return;
         }
-        if (reproduce(w, rkm, wr)) {
+        if (reproduce(w, m, wr)) {
             return;
         }
         /* Leave the offset uncommitted: the request is redelivered after a
@@ -236,8 +252,8 @@ void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
         part->dirty = true;
         w->store_pending = true;
     }
-    kc_log(KC_LOG_DEBUG, "delivered reply %.*s for %d@%lld gen %u to %s[%d]@%lld",
-           (int)rkm->key_len, (const char *)rkm->key, (int)wr->partition, (long long)wr->offset,
-           wr->gen, rd_kafka_topic_name(rkm->rkt), (int)rkm->partition, (long long)rkm->offset);
+    kc_log(KC_LOG_DEBUG, "delivered reply %.*s for %d@%lld gen %u to %s[%d]@%lld", (int)m->key_len,
+           (const char *)m->key, (int)wr->partition, (long long)wr->offset, wr->gen, m->topic,
+           (int)m->partition, (long long)m->offset);
     kc_worker_wreq_free(w, wr);
 }

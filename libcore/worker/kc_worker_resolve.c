@@ -251,10 +251,10 @@ void kc_worker_waiters_fallback(kc_worker_t *w, kc_lookup_t *lk, const char *why
 void kc_worker_l1_put(kc_worker_t *w, const kc_lookup_t *lk, const kc_reply_t *rp, int64_t ttl_us)
 {
     kc_answer_t ans = {rp->category, rp->confidence, rp->reasoning, rp->model,
-                       lk->norm,     lk->norm_len,   kc_now_us(),   rp->status != KC_STATUS_OK};
+                       lk->norm,     lk->norm_len,   kc_w_now(w),   rp->status != KC_STATUS_OK};
 
     if (w->l1 && ttl_us > 0) {
-        kc_l1_put(w->l1, &lk->key, &ans, kc_mono_us(), ttl_us);
+        kc_l1_put(w->l1, &lk->key, &ans, kc_w_mono(w), ttl_us);
     }
 }
 
@@ -264,7 +264,7 @@ void kc_worker_l1_put(kc_worker_t *w, const kc_lookup_t *lk, const kc_reply_t *r
  * so a late LLM answer still fills the cache (and sends no second reply). */
 void kc_worker_deadlines(kc_worker_t *w)
 {
-    int64_t now = kc_now_us();
+    int64_t now = kc_w_now(w);
     kc_wreq_t *wr;
 
     while ((wr = kc_heap_peek(&w->deadlines)) && wr->fire_at <= now) {
@@ -291,7 +291,7 @@ int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
     int64_t ms = max_ms, llm_us = kc_worker_llm_next_timer_us(w);
 
     if (wr) {
-        int64_t d = (wr->fire_at - kc_now_us() + 999) / 1000;
+        int64_t d = (wr->fire_at - kc_w_now(w) + 999) / 1000;
         ms = d < ms ? d : ms;
     }
     if (llm_us < INT64_MAX) {
@@ -299,7 +299,7 @@ int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
         ms = d < ms ? d : ms;
     }
     if (w->cache.lwait_cnt > 0) { /* waiting on other workers' leases */
-        int64_t d = (w->cache.next_poll - kc_mono_us() + 999) / 1000;
+        int64_t d = (w->cache.next_poll - kc_w_mono(w) + 999) / 1000;
         ms = d < ms ? d : ms;
     }
     return ms < 0 ? 0 : (int)ms;
@@ -307,15 +307,15 @@ int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
 
 /* ---------------------------------------------------------------- requests */
 
-static char *header_dup(const rd_kafka_message_t *rkm, const char *name)
+static char *header_dup(const kc_wrecord_t *rec, const char *name)
 {
-    rd_kafka_headers_t *hdrs;
     const void *val;
     size_t size;
     char *s;
 
-    if (rd_kafka_message_headers(rkm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR || !val) {
+    if (!rec->hdrs ||
+        rd_kafka_header_get_last(rec->hdrs, name, &val, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        !val) {
         return NULL;
     }
     if ((s = malloc(size + 1))) {
@@ -326,42 +326,42 @@ static char *header_dup(const rd_kafka_message_t *rkm, const char *name)
 }
 
 /* Track a consumed offset in its partition's watermark (what may be committed). */
-static void track(kc_part_t *part, const rd_kafka_message_t *rkm)
+static void track(kc_part_t *part, const kc_wrecord_t *rec)
 {
-    int rc = kc_wm_track(part->wm, rkm->offset);
+    int rc = kc_wm_track(part->wm, rec->offset);
 
     if (rc == KC_WM_OUT_OF_ORDER) {
         kc_log(KC_LOG_WARN, "offset %lld on partition %d is below one consumed before",
-               (long long)rkm->offset, (int)rkm->partition);
+               (long long)rec->offset, (int)rec->partition);
     } else if (rc == KC_ERR_STATE) {
-        kc_log(KC_LOG_WARN, "offset %lld on partition %d consumed twice", (long long)rkm->offset,
-               (int)rkm->partition);
+        kc_log(KC_LOG_WARN, "offset %lld on partition %d consumed twice", (long long)rec->offset,
+               (int)rec->partition);
     } else if (rc != 0) {
         /* Untracked, the commit could pass this offset before it is answered. */
-        kc_log(KC_LOG_ERROR, "offset %lld on partition %d not tracked: %s", (long long)rkm->offset,
-               (int)rkm->partition, kc_strerror(rc));
+        kc_log(KC_LOG_ERROR, "offset %lld on partition %d not tracked: %s", (long long)rec->offset,
+               (int)rec->partition, kc_strerror(rc));
     }
 }
 
-static kc_wreq_t *wreq_new(kc_worker_t *w, const rd_kafka_message_t *rkm)
+static kc_wreq_t *wreq_new(kc_worker_t *w, const kc_wrecord_t *rec)
 {
     kc_wreq_t *wr = calloc(1, sizeof(*wr));
-    kc_part_t *part = kc_worker_part(w, rkm->partition);
+    kc_part_t *part = kc_worker_part(w, rec->partition);
 
     if (!wr) {
         return NULL;
     }
-    wr->partition = rkm->partition;
-    wr->offset = rkm->offset;
-    wr->consumed_at = kc_now_us();
-    wr->consumed_mono = kc_mono_us();
+    wr->partition = rec->partition;
+    wr->offset = rec->offset;
+    wr->consumed_at = kc_w_now(w);
+    wr->consumed_mono = kc_w_mono(w);
     if (part) {
         wr->gen = part->gen;
         if (part->assigned) {
-            track(part, rkm);
+            track(part, rec);
         }
-        kc_log(KC_LOG_DEBUG, "consumed %d@%lld gen %u%s", (int)rkm->partition,
-               (long long)rkm->offset, part->gen, part->assigned ? "" : " (not assigned)");
+        kc_log(KC_LOG_DEBUG, "consumed %d@%lld gen %u%s", (int)rec->partition,
+               (long long)rec->offset, part->gen, part->assigned ? "" : " (not assigned)");
     }
     wr->dl_pos = KC_HEAP_NONE;
     w->outstanding++;
@@ -446,7 +446,7 @@ static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     if (!w->l1 || wr->req.cache_policy != KC_CACHE_USE) {
         return false;
     }
-    if (kc_l1_get(w->l1, &wr->key, w->normbuf, norm_len, kc_mono_us(), &ans) != 0 ||
+    if (kc_l1_get(w->l1, &wr->key, w->normbuf, norm_len, kc_w_mono(w), &ans) != 0 ||
         (ans.degraded && w->llm_enabled && w->breaker.state == KC_BREAKER_CLOSED)) {
         /* A cached fallback answer stands in only while the LLM is known to
          * be sick (breaker not closed): a recovered LLM replaces it at once. */
@@ -454,7 +454,7 @@ static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
         return false;
     }
     w->stats.cache_hits[KC_SRC_L1]++;
-    wr->cache_us = kc_mono_us() - wr->consumed_mono;
+    wr->cache_us = kc_w_mono(w) - wr->consumed_mono;
     rp.category = ans.category;
     rp.confidence = ans.confidence;
     rp.reasoning = ans.reasoning;
@@ -490,7 +490,7 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     if (l1_hit(w, wr, norm_len)) {
         return;
     }
-    wr->cache_us = kc_mono_us() - wr->consumed_mono;
+    wr->cache_us = kc_w_mono(w) - wr->consumed_mono;
     if ((lk = kc_keymap_get(w->inflight, &wr->key)) && w->conf.coalesce_inflight) {
         wr->coalesced = true;
         w->stats.coalesced++;
@@ -516,25 +516,25 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     }
 }
 
-void kc_worker_handle_message(kc_worker_t *w, rd_kafka_message_t *rkm)
+void kc_worker_handle_record(kc_worker_t *w, const kc_wrecord_t *rec)
 {
     char errstr[512];
     size_t norm_len = 0;
-    kc_wreq_t *wr = wreq_new(w, rkm);
+    kc_wreq_t *wr = wreq_new(w, rec);
 
     if (!wr) {
         kc_log(KC_LOG_ERROR, "out of memory: request at offset %lld left uncommitted",
-               (long long)rkm->offset);
+               (long long)rec->offset);
         return;
     }
-    if (kc_avro_request_decode(w->av, rkm->payload, rkm->len, &wr->req, errstr, sizeof(errstr)) !=
+    if (kc_avro_request_decode(w->av, rec->value, rec->len, &wr->req, errstr, sizeof(errstr)) !=
         0) {
-        kc_log(KC_LOG_DEBUG, "partition %d offset %lld to DLT: %s", (int)rkm->partition,
-               (long long)rkm->offset, errstr);
-        kc_worker_dlt(w, wr, rkm, errstr);
+        kc_log(KC_LOG_DEBUG, "partition %d offset %lld to DLT: %s", (int)rec->partition,
+               (long long)rec->offset, errstr);
+        kc_worker_dlt(w, wr, rec, errstr);
         return;
     }
-    wr->reply_topic_hdr = header_dup(rkm, "kafka_replyTopic");
+    wr->reply_topic_hdr = header_dup(rec, "kafka_replyTopic");
     set_deadline(w, wr);
     strcpy(wr->key_hex, "");
     if (!validate(w, wr, &norm_len)) {

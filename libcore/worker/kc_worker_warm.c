@@ -19,7 +19,7 @@ int kc_worker_warm_start(kc_worker_t *w, char *errstr, size_t errstr_size)
         return kc_seterr(KC_ERR_IO, errstr, errstr_size, "cannot read %s: %s",
                          w->conf.cache_warm_file, strerror(errno));
     }
-    w->warm_t0 = kc_mono_us();
+    w->warm_t0 = kc_w_mono(w);
     w->warm_started = 0;
     kc_log(KC_LOG_INFO, "warming caches from %s at up to %lld queries/s", w->conf.cache_warm_file,
            (long long)w->conf.cache_warm_rate);
@@ -47,7 +47,7 @@ static void warm_query(kc_worker_t *w, const char *line, size_t len)
         return;
     }
     key = kc_key_compute(w->normbuf, norm_len, w->key_seed);
-    if ((w->l1 && kc_l1_get(w->l1, &key, w->normbuf, norm_len, kc_mono_us(), &ans) == 0) ||
+    if ((w->l1 && kc_l1_get(w->l1, &key, w->normbuf, norm_len, kc_w_mono(w), &ans) == 0) ||
         kc_keymap_get(w->inflight, &key)) {
         return;
     }
@@ -71,7 +71,7 @@ static void warm_query(kc_worker_t *w, const char *line, size_t len)
  * not finished (lines left or lookups still running). */
 bool kc_worker_warm_step(kc_worker_t *w)
 {
-    int64_t allowed = (kc_mono_us() - w->warm_t0) * w->conf.cache_warm_rate / 1000000 + 1;
+    int64_t allowed = (kc_w_mono(w) - w->warm_t0) * w->conf.cache_warm_rate / 1000000 + 1;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
