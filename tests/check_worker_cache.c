@@ -56,6 +56,25 @@ static void teardown(void)
     memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
 }
 
+/* Workers A and B on the shared Redis with this test's key prefix and
+ * `extra` (a property or NULL); A is asked `query` and calls the LLM. */
+static void pair_start(const char *extra, const char *query)
+{
+    static char url[300];
+    const char *pa[] = {url, prop_prefix, "worker.id=A", "coalesce.redis.poll.ms=20", extra, NULL};
+    const char *pb[] = {url, prop_prefix, "worker.id=B", "coalesce.redis.poll.ms=20", extra, NULL};
+
+    snprintf(url, sizeof(url), "cache.redis.url=%s", redis_url());
+    fk_start(&a, pa);
+    a_on = true;
+    fk_start(&b, pb);
+    b_on = true;
+    fk_ask(&a, "ra", query, 0);
+    fk_advance(&a, 1);
+    ck_assert_uint_eq(a.call_cnt, 1);
+    ck_assert(fk_lookup(&a, query)->leased);
+}
+
 /* An LLM answer goes to LMDB; a restarted worker answers from there. */
 START_TEST(test_lmdb_across_restart)
 {
@@ -85,20 +104,9 @@ END_TEST
  * answered from Redis once the first one's LLM answer is written. */
 START_TEST(test_lease_wait_then_redis)
 {
-    char url[300];
-    const char *pa[] = {url, prop_prefix, "worker.id=A", "coalesce.redis.poll.ms=20", NULL};
-    const char *pb[] = {url, prop_prefix, "worker.id=B", "coalesce.redis.poll.ms=20", NULL};
     kc_lookup_t *lk;
 
-    snprintf(url, sizeof(url), "cache.redis.url=%s", redis_url());
-    fk_start(&a, pa);
-    a_on = true;
-    fk_start(&b, pb);
-    b_on = true;
-    fk_ask(&a, "ra", "Latest 2025 FDA approvals?", 0);
-    fk_advance(&a, 1);
-    ck_assert_uint_eq(a.call_cnt, 1);
-    ck_assert(fk_lookup(&a, "Latest 2025 FDA approvals?")->leased);
+    pair_start(NULL, "Latest 2025 FDA approvals?");
 
     fk_ask(&b, "rb", "latest 2025 fda approvals?", 0);
     lk = fk_lookup(&b, "Latest 2025 FDA approvals?");
@@ -125,20 +133,7 @@ END_TEST
  * takes it over and asks the LLM itself. */
 START_TEST(test_lease_expired_takeover)
 {
-    char url[300];
-    const char *pa[] = {url, prop_prefix, "worker.id=A", "coalesce.redis.lease.ms=300", NULL};
-    const char *pb[] = {
-        url, prop_prefix, "worker.id=B", "coalesce.redis.lease.ms=300", "coalesce.redis.poll.ms=20",
-        NULL};
-
-    snprintf(url, sizeof(url), "cache.redis.url=%s", redis_url());
-    fk_start(&a, pa);
-    a_on = true;
-    fk_start(&b, pb);
-    b_on = true;
-    fk_ask(&a, "ra", "What is metabolomics?", 0);
-    fk_advance(&a, 1);
-    ck_assert_uint_eq(a.call_cnt, 1);
+    pair_start("coalesce.redis.lease.ms=300", "What is metabolomics?");
     fk_ask(&b, "rb", "What is metabolomics?", 0);
     ck_assert_int_eq(fk_lookup(&b, "What is metabolomics?")->state, KC_LK_LEASE_WAIT);
     /* Redis expires the lease on its own clock: wait for it for real. */

@@ -145,7 +145,7 @@ END_TEST
 
 START_TEST(test_invalid_and_undecodable)
 {
-    kc_wrecord_t rec = {"kclassify.requests", 0, 7, "k", 1, "\x00garbage", 8, NULL};
+    kc_wmsg_t rec = {"kclassify.requests", 0, 7, "k", 1, "\x00garbage", 8, NULL};
     kc_result_t res;
 
     fk_start(&f, (const char *const[]){"query.max.bytes=16", NULL});

@@ -251,13 +251,13 @@ static inline void fk_encode(fk_t *f, const fk_req_t *r, kc_buf_t *out)
 /* One micro-batch of cnt requests on partition 0 from offset `first`. */
 static inline void fk_feed(fk_t *f, const fk_req_t *rs, size_t cnt, int64_t first)
 {
-    kc_wrecord_t recs[64];
+    kc_wmsg_t recs[64];
     kc_buf_t bufs[64];
 
     ck_assert_uint_le(cnt, 64);
     for (size_t i = 0; i < cnt; i++) {
         fk_encode(f, &rs[i], &bufs[i]);
-        recs[i] = (kc_wrecord_t){
+        recs[i] = (kc_wmsg_t){
             "kclassify.requests", 0,   first + (int64_t)i, rs[i].id, strlen(rs[i].id), bufs[i].data,
             bufs[i].len,          NULL};
     }

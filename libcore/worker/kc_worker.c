@@ -502,6 +502,20 @@ static void drain_pipe(int fd)
     }
 }
 
+void kc_wmsg_of(const rd_kafka_message_t *rkm, kc_wmsg_t *m)
+{
+    m->topic = rd_kafka_topic_name(rkm->rkt);
+    m->partition = rkm->partition;
+    m->offset = rkm->offset;
+    m->key = rkm->key;
+    m->key_len = rkm->key_len;
+    m->value = rkm->payload;
+    m->len = rkm->len;
+    if (rd_kafka_message_headers(rkm, &m->hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        m->hdrs = NULL;
+    }
+}
+
 static void handle_batch(kc_worker_t *w, rd_kafka_message_t **msgs, size_t cnt)
 {
     for (size_t i = 0; i < cnt; i++) {
@@ -511,18 +525,8 @@ static void handle_batch(kc_worker_t *w, rd_kafka_message_t **msgs, size_t cnt)
                 kc_log(KC_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(rkm));
             }
         } else {
-            kc_wrecord_t rec = {rd_kafka_topic_name(rkm->rkt),
-                                rkm->partition,
-                                rkm->offset,
-                                rkm->key,
-                                rkm->key_len,
-                                rkm->payload,
-                                rkm->len,
-                                NULL};
-            rd_kafka_headers_t *hdrs;
-            if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                rec.hdrs = hdrs;
-            }
+            kc_wmsg_t rec;
+            kc_wmsg_of(rkm, &rec);
             kc_worker_handle_record(w, &rec);
         }
         rd_kafka_message_destroy(rkm);
@@ -538,7 +542,7 @@ static void batch_end(kc_worker_t *w, size_t cnt)
     }
 }
 
-void kc_worker_feed(kc_worker_t *w, const kc_wrecord_t *recs, size_t cnt)
+void kc_worker_feed(kc_worker_t *w, const kc_wmsg_t *recs, size_t cnt)
 {
     for (size_t i = 0; i < cnt; i++) {
         kc_part_t *part = kc_worker_part(w, recs[i].partition);

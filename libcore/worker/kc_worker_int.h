@@ -295,7 +295,7 @@ typedef struct kc_reply_s {
 /* kc_worker_resolve.c */
 bool kc_worker_deadline_before(const void *a, const void *b);
 void kc_worker_deadline_set_pos(void *e, size_t pos);
-void kc_worker_handle_record(kc_worker_t *w, const kc_wrecord_t *rec);
+void kc_worker_handle_record(kc_worker_t *w, const kc_wmsg_t *rec);
 void kc_worker_resolve_free_all(kc_worker_t *w);
 void kc_worker_deadlines(kc_worker_t *w);
 
@@ -362,7 +362,7 @@ bool kc_worker_warm_step(kc_worker_t *w);
 void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp);
 void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wrecord_t *rec, const char *reason);
+void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wmsg_t *rec, const char *reason);
 void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
 int kc_worker_kafka_produce(void *opaque, const kc_wmsg_t *m, void *msg_opaque);
 void kc_worker_wreq_free(kc_worker_t *w, kc_wreq_t *wr);

@@ -21,29 +21,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** @brief A record the worker produces (reply or dead letter), or its delivery report. */
+/** @brief A record: one the worker consumed (kc_worker_feed()), one it
+ * produces (reply or dead letter), or a produced one's delivery report. */
 typedef struct kc_wmsg_s {
     const char *topic;
-    int32_t partition; /**< reports: where it landed (-1 unknown) */
-    int64_t offset;    /**< reports: its offset (-1 unknown) */
+    int32_t partition; /**< produced: -1 (any) until the report says */
+    int64_t offset;    /**< produced: -1 until the report says */
     const void *key;
     size_t key_len;
     const void *value;
     size_t len;
-    rd_kafka_headers_t *hdrs; /**< may be NULL */
+    rd_kafka_headers_t *hdrs; /**< may be NULL; only read in a consumed record */
 } kc_wmsg_t;
 
-/** @brief A consumed request record, as kc_worker_feed() takes it. */
-typedef struct kc_wrecord_s {
-    const char *topic;
-    int32_t partition;
-    int64_t offset;
-    const void *key;
-    size_t key_len;
-    const void *value;
-    size_t len;
-    const rd_kafka_headers_t *hdrs; /**< may be NULL */
-} kc_wrecord_t;
+/** @brief The record a librdkafka message is (no copy: valid while rkm is). */
+void kc_wmsg_of(const rd_kafka_message_t *rkm, kc_wmsg_t *m);
 
 typedef struct kc_worker_io_s {
     void *opaque; /**< passed to every function below */
@@ -80,7 +72,7 @@ kc_worker_t *kc_worker_new_io(kc_worker_conf_t *conf, const kc_worker_io_t *io, 
  * LMDB/Redis stage), and may be replied to at once. A record of a partition
  * seen for the first time assigns that partition.
  */
-void kc_worker_feed(kc_worker_t *w, const kc_wrecord_t *recs, size_t cnt);
+void kc_worker_feed(kc_worker_t *w, const kc_wmsg_t *recs, size_t cnt);
 
 /** @brief One pass of the event loop without waiting or consuming:
  * deadlines, retries, LLM dispatch, cache writes and polls, metrics. */

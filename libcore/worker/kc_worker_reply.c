@@ -170,7 +170,7 @@ static int dlt_without_value(kc_worker_t *w, kc_wreq_t *wr, const char *topic, c
                    dlt_headers(why, topic, wr->partition, wr->offset), wr);
 }
 
-void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wrecord_t *rec, const char *reason)
+void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wmsg_t *rec, const char *reason)
 {
     int err = produce(w, w->conf.topic_dlt, rec->key, rec->key_len, rec->value, rec->len,
                       dlt_headers(reason, rec->topic, rec->partition, rec->offset), wr);
@@ -201,19 +201,10 @@ static bool reproduce(kc_worker_t *w, const kc_wmsg_t *m, kc_wreq_t *wr)
 
 void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
-    kc_wmsg_t m = {rd_kafka_topic_name(rkm->rkt),
-                   rkm->partition,
-                   rkm->offset,
-                   rkm->key,
-                   rkm->key_len,
-                   rkm->payload,
-                   rkm->len,
-                   NULL};
+    kc_wmsg_t m;
 
     (void)rk;
-    if (rd_kafka_message_headers(rkm, &m.hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        m.hdrs = NULL;
-    }
+    kc_wmsg_of(rkm, &m);
     kc_worker_delivery(opaque, &m, rkm->err, rkm->_private);
 }
 

@@ -307,7 +307,7 @@ int kc_worker_next_timer_ms(kc_worker_t *w, int max_ms)
 
 /* ---------------------------------------------------------------- requests */
 
-static char *header_dup(const kc_wrecord_t *rec, const char *name)
+static char *header_dup(const kc_wmsg_t *rec, const char *name)
 {
     const void *val;
     size_t size;
@@ -326,7 +326,7 @@ static char *header_dup(const kc_wrecord_t *rec, const char *name)
 }
 
 /* Track a consumed offset in its partition's watermark (what may be committed). */
-static void track(kc_part_t *part, const kc_wrecord_t *rec)
+static void track(kc_part_t *part, const kc_wmsg_t *rec)
 {
     int rc = kc_wm_track(part->wm, rec->offset);
 
@@ -343,7 +343,7 @@ static void track(kc_part_t *part, const kc_wrecord_t *rec)
     }
 }
 
-static kc_wreq_t *wreq_new(kc_worker_t *w, const kc_wrecord_t *rec)
+static kc_wreq_t *wreq_new(kc_worker_t *w, const kc_wmsg_t *rec)
 {
     kc_wreq_t *wr = calloc(1, sizeof(*wr));
     kc_part_t *part = kc_worker_part(w, rec->partition);
@@ -516,7 +516,7 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     }
 }
 
-void kc_worker_handle_record(kc_worker_t *w, const kc_wrecord_t *rec)
+void kc_worker_handle_record(kc_worker_t *w, const kc_wmsg_t *rec)
 {
     char errstr[512];
     size_t norm_len = 0;
