@@ -180,6 +180,25 @@ START_TEST(test_topic_names)
 }
 END_TEST
 
+START_TEST(test_topic_allowed)
+{
+    const char *list = "kclassify.replies.*, svc.a ,svc.b";
+
+    ck_assert(kc_input_topic_allowed(list, "kclassify.replies.x"));
+    ck_assert(kc_input_topic_allowed(list, "kclassify.replies."));
+    ck_assert(!kc_input_topic_allowed(list, "kclassify.replies")); /* topic.replies: the caller's */
+    ck_assert(!kc_input_topic_allowed(list, "kclassify.alerts"));
+    ck_assert(kc_input_topic_allowed(list, "svc.a"));
+    ck_assert(kc_input_topic_allowed(list, "svc.b"));
+    ck_assert(!kc_input_topic_allowed(list, "svc.ab"));
+    ck_assert(!kc_input_topic_allowed(list, "svc"));
+    ck_assert(kc_input_topic_allowed("*", "anything"));
+    ck_assert(!kc_input_topic_allowed("", "anything"));
+    ck_assert(!kc_input_topic_allowed(NULL, "anything"));
+    ck_assert(!kc_input_topic_allowed(" , ,", "anything"));
+}
+END_TEST
+
 static Suite *input_suite(void)
 {
     Suite *s = suite_create("input");
@@ -199,6 +218,7 @@ static Suite *input_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("topic");
     tcase_add_test(tc, test_topic_names);
+    tcase_add_test(tc, test_topic_allowed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -26,7 +26,7 @@ static void ask_many(size_t n, int32_t deadline_ms)
     for (size_t i = 0; i < n; i++) {
         snprintf(qs[i], sizeof(qs[i]), "distinct question number %zu", i);
         snprintf(ids[i], sizeof(ids[i]), "r%zu", i);
-        rs[i] = (fk_req_t){ids[i], qs[i], deadline_ms, 0, KC_PRIO_NORMAL, KC_CACHE_USE};
+        rs[i] = (fk_req_t){ids[i], qs[i], deadline_ms, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL};
     }
     fk_feed(&f, rs, n, 0);
 }
@@ -84,7 +84,7 @@ END_TEST
  * token it is answered by the fallback without a call. */
 START_TEST(test_hopeless_deadline_no_call)
 {
-    fk_req_t r = {"tight", "What is the TCA cycle?", 300, 0, KC_PRIO_NORMAL, KC_CACHE_USE};
+    fk_req_t r = {"tight", "What is the TCA cycle?", 300, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL};
 
     fk_start(&f, (const char *const[]){"sla.deadline.margin.ms=100", NULL});
     fk_feed(&f, &r, 1, 0);
@@ -165,8 +165,8 @@ END_TEST
 START_TEST(test_missing_item_retried)
 {
     fk_req_t rs[2] = {
-        {"a", "What is the TCA cycle?", 30000, 0, KC_PRIO_NORMAL, KC_CACHE_USE},
-        {"b", "Latest 2025 FDA approvals?", 30000, 0, KC_PRIO_NORMAL, KC_CACHE_USE},
+        {"a", "What is the TCA cycle?", 30000, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL},
+        {"b", "Latest 2025 FDA approvals?", 30000, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL},
     };
     const char *cats[2] = {"GENERAL", NULL};
     fk_call_t *c;
@@ -235,7 +235,7 @@ END_TEST
  * still have time; the first answer wins and the loser's is ignored. */
 START_TEST(test_hedge_first_answer_wins)
 {
-    fk_req_t r = {"a", "What is the TCA cycle?", 5000, 0, KC_PRIO_NORMAL, KC_CACHE_USE};
+    fk_req_t r = {"a", "What is the TCA cycle?", 5000, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL};
     size_t t;
 
     fk_start(&f, (const char *const[]){"llm.hedge.max.pct=100", NULL});

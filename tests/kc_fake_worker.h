@@ -55,7 +55,8 @@ typedef struct fk_s {
     fk_call_t *calls[FK_MAX];
     size_t call_cnt;
     size_t inflight;
-    int produce_err; /* returned by the sink while set */
+    int produce_err;        /* returned by the sink while set ... */
+    const char *fail_topic; /* ... for this topic only, when set */
 } fk_t;
 
 static inline int64_t fk_now(void *opaque)
@@ -73,7 +74,7 @@ static inline int fk_produce(void *opaque, const kc_wmsg_t *m, void *msg_opaque)
     fk_t *f = opaque;
     fk_msg_t *x;
 
-    if (f->produce_err) {
+    if (f->produce_err && (!f->fail_topic || strcmp(m->topic, f->fail_topic) == 0)) {
         return f->produce_err;
     }
     ck_assert_uint_lt(f->msg_cnt, FK_MAX);
@@ -228,6 +229,7 @@ typedef struct fk_req_s {
     int64_t created_at; /* 0: now */
     kc_priority_t priority;
     kc_cache_policy_t cache_policy;
+    const char *reply_topic; /* NULL: none */
 } fk_req_t;
 
 /* Encode r as the value of a record at partition/offset. */
@@ -243,6 +245,7 @@ static inline void fk_encode(fk_t *f, const fk_req_t *r, kc_buf_t *out)
     req.deadline_ms = r->deadline_ms;
     req.created_at = r->created_at ? r->created_at : f->now;
     req.cache_policy = r->cache_policy;
+    req.reply_topic = (char *)r->reply_topic;
     kc_buf_init(out);
     ck_assert_msg(kc_avro_request_encode(f->av, &req, out, errstr, sizeof(errstr)) == 0, "%s",
                   errstr);
@@ -270,7 +273,7 @@ static inline void fk_feed(fk_t *f, const fk_req_t *rs, size_t cnt, int64_t firs
 /* One request of query at offset off (default deadline). */
 static inline void fk_ask(fk_t *f, const char *id, const char *query, int64_t off)
 {
-    fk_req_t r = {id, query, 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE};
+    fk_req_t r = {id, query, 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL};
     fk_feed(f, &r, 1, off);
 }
 
@@ -326,16 +329,24 @@ static inline void fk_expect(fk_t *f, const char *id, kc_status_t status, kc_sou
     kc_result_clear(&res);
 }
 
+/* Report the delivery of produced record i. */
+static inline void fk_deliver(fk_t *f, size_t i, int err)
+{
+    fk_msg_t *x = &f->msgs[i];
+    kc_wmsg_t m = {x->topic, 0, (int64_t)i, x->key, strlen(x->key), x->value, x->len, x->hdrs};
+
+    ck_assert_uint_lt(i, f->msg_cnt);
+    ck_assert_msg(!x->reported, "record %zu reported twice", i);
+    x->reported = true;
+    kc_worker_delivery(f->w, &m, err, x->opaque);
+}
+
 /* Report the delivery of every record not yet reported. */
 static inline void fk_deliver_all(fk_t *f, int err)
 {
     for (size_t i = 0; i < f->msg_cnt; i++) {
-        fk_msg_t *x = &f->msgs[i];
-        if (!x->reported) {
-            kc_wmsg_t m = {x->topic,       0,        (int64_t)i, x->key,
-                           strlen(x->key), x->value, x->len,     x->hdrs};
-            x->reported = true;
-            kc_worker_delivery(f->w, &m, err, x->opaque);
+        if (!f->msgs[i].reported) {
+            fk_deliver(f, i, err);
         }
     }
 }

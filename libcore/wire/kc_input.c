@@ -47,6 +47,34 @@ bool kc_input_topic_valid(const char *name)
     return true;
 }
 
+bool kc_input_topic_allowed(const char *allowed, const char *topic)
+{
+    size_t tlen = strlen(topic);
+
+    while (allowed && *allowed) {
+        const char *end = strchr(allowed, ',');
+        size_t len = end ? (size_t)(end - allowed) : strlen(allowed);
+        const char *e = allowed;
+
+        while (len > 0 && *e == ' ') {
+            e++;
+            len--;
+        }
+        while (len > 0 && e[len - 1] == ' ') {
+            len--;
+        }
+        if (len > 0 && e[len - 1] == '*') {
+            if (tlen >= len - 1 && strncmp(topic, e, len - 1) == 0) {
+                return true;
+            }
+        } else if (len > 0 && len == tlen && strncmp(topic, e, len) == 0) {
+            return true;
+        }
+        allowed = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
 /* ---------------------------------------------------------------------------
  * JSON fields: one handler per field, each validating its own type.
  * ------------------------------------------------------------------------- */

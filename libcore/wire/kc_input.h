@@ -39,4 +39,12 @@ int kc_input_parse_line(const char *line, size_t len, kc_request_t *req, char *e
 /** @brief true if name is a legal Kafka topic name (1..249 of [A-Za-z0-9._-], not "." or ".."). */
 bool kc_input_topic_valid(const char *name);
 
+/**
+ * @brief true if topic is named by `allowed`: a comma-separated list of topic
+ * names, where an entry ending in `*` matches every name that starts with
+ * what comes before it (`*` alone: any name). Spaces around entries are
+ * ignored. Pure.
+ */
+bool kc_input_topic_allowed(const char *allowed, const char *topic);
+
 #endif

@@ -8,6 +8,7 @@
 #include "kc_conf.h"
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /**
@@ -37,5 +38,13 @@ const char *kc_kafka_key_for(kc_kafka_role_t role, const char *key);
  */
 rd_kafka_conf_t *kc_kafka_conf_new(kc_kafka_role_t role, const char *const *defaults,
                                    const kc_conf_kv_list_t *kv, char *errstr, size_t errstr_size);
+
+/**
+ * @brief true if a produce or delivery error is about the record or its
+ * topic (too large, topic unknown, invalid or not authorised, a policy
+ * refusal), so producing it again cannot succeed; false for errors that may
+ * pass (brokers down, timeouts, leader changes). Pure.
+ */
+bool kc_kafka_err_permanent(int err);
 
 #endif

@@ -638,7 +638,8 @@ static void shutdown_drain(kc_worker_t *w)
     int64_t end = kc_w_mono(w) + w->conf.worker_shutdown_timeout_ms * 1000;
 
     kc_log(KC_LOG_INFO, "stopping: %zu request(s) in flight", w->outstanding);
-    while (w->outstanding > 0 && kc_w_mono(w) < end) {
+    /* After a fatal error nothing more can be delivered: no waiting. */
+    while (w->outstanding > 0 && kc_w_mono(w) < end && !w->fatal) {
         loop_once(w, false, 10);
     }
     if (w->outstanding > 0) {
@@ -683,5 +684,9 @@ int kc_worker_run(kc_worker_t *w, char *errstr, size_t errstr_size)
     kc_log(KC_LOG_INFO, "stopped: %llu requests, %llu replies, %llu to DLT",
            (unsigned long long)w->stats.requests, (unsigned long long)w->stats.replies,
            (unsigned long long)w->stats.dlt);
+    if (w->fatal) {
+        return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size,
+                         "fatal Kafka error (delivered replies committed): %s", w->fatal_reason);
+    }
     return 0;
 }

@@ -45,7 +45,8 @@ typedef struct kc_worker_stats_s {
     uint64_t replies_by_source[KC_SRC__CNT];
     uint64_t replies_by_status[KC_STATUS__CNT];
     uint64_t replies_by[KC_STATUS__CNT][KC_SRC__CNT]; /**< by status, then source */
-    uint64_t dlt;
+    uint64_t dlt;  /**< records to the DLT: undecodable, or their reply could not be written */
+    uint64_t lost; /**< requests whose reply and dead letter both failed for good */
     uint64_t coalesced;
     uint64_t delivery_failures;
     uint64_t llm_calls;

@@ -13,8 +13,13 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
      "Topic the worker consumes ClassificationRequest records from"},
     {"topic.replies", KC_CONF_STR, "kclassify.replies", 0, 0, OFF(topic_replies),
      "Default topic for ClassificationResult records (a request's reply_topic overrides)"},
+    {"topic.replies.allowed", KC_CONF_STR, "kclassify.replies.*", 0, 0, OFF(topic_replies_allowed),
+     "Reply topics a request may name (reply_topic or kafka_replyTopic), besides topic.replies: "
+     "comma-separated names, a trailing * matches any suffix; another name gets an ERROR reply "
+     "on topic.replies; * = any valid name"},
     {"topic.dlt", KC_CONF_STR, "kclassify.requests.DLT", 0, 0, OFF(topic_dlt),
-     "Dead-letter topic for records that cannot be decoded"},
+     "Dead-letter topic: records that cannot be decoded, and requests whose reply cannot be "
+     "written (topic refused, reply too large), with the reason in headers"},
     {"schema.id.request", KC_CONF_INT, "1", 0, 2147483647, OFF(schema_id_request),
      "Schema-registry id framing ClassificationRequest values"},
     {"schema.id.result", KC_CONF_INT, "2", 0, 2147483647, OFF(schema_id_result),

@@ -14,6 +14,7 @@ typedef struct kc_worker_conf_s {
     char *topic_requests;
     char *topic_replies;
     char *topic_dlt;
+    char *topic_replies_allowed;
     int64_t schema_id_request;
     int64_t schema_id_result;
     char *llm_url;

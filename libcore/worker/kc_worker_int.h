@@ -53,8 +53,14 @@ typedef struct kc_wreq_s {
     int64_t created_at;    /* wall-clock us: the request's, or the consume time (absent, future) */
     int64_t cache_us;
     bool coalesced;
+    bool reply_default; /* its own reply topic or id is unusable: topic.replies */
+    bool dead_letter;   /* its reply could not be written: on its way to the DLT */
     int produce_attempts;
 } kc_wreq_t;
+
+/* Longest request_id a reply carries (key, header and value); a longer one
+ * gets an ERROR reply with the id cut. */
+#define KC_REQUEST_ID_MAX 256
 
 /*
  * A lookup is the resolution of one distinct key, in the in-flight table from
@@ -270,6 +276,8 @@ struct kc_worker_s {
     size_t part_cnt;
     char worker_id[128];
     volatile sig_atomic_t stop;
+    bool fatal; /* a Kafka client failed for good (kc_worker_fatal) */
+    char fatal_reason[256];
     bool destroying;    /* tearing down: callbacks only release memory */
     size_t outstanding; /* wreqs alive (consumed, not yet delivered) */
     bool store_pending;
@@ -363,6 +371,10 @@ void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp);
 void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wmsg_t *rec, const char *reason);
+/* Its reply cannot be written: the request (re-encoded) goes to the DLT with
+ * the reason, so its offset completes. */
+void kc_worker_dead_letter(kc_worker_t *w, kc_wreq_t *wr, const char *reason);
+void kc_worker_fatal(kc_worker_t *w, const char *reason);
 void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
 int kc_worker_kafka_produce(void *opaque, const kc_wmsg_t *m, void *msg_opaque);
 void kc_worker_wreq_free(kc_worker_t *w, kc_wreq_t *wr);

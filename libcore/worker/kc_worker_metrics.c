@@ -168,11 +168,19 @@ void kc_worker_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaqu
 {
     kc_worker_t *w = opaque;
 
+    char fatal[256];
+
     snprintf(w->metrics.kafka_error, sizeof(w->metrics.kafka_error), "%s", reason);
-    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || rd_kafka_fatal_error(rk, NULL, 0)) {
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         w->metrics.kafka_down = true;
     }
     kc_log(KC_LOG_WARN, "kafka %s: %s", rd_kafka_name(rk), reason);
+    if (err == RD_KAFKA_RESP_ERR__FATAL && rd_kafka_fatal_error(rk, fatal, sizeof(fatal))) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s: %s", rd_kafka_name(rk), fatal);
+        w->metrics.kafka_down = true;
+        kc_worker_fatal(w, why);
+    }
 }
 
 /* ------------------------------------------------------------- rendering */
@@ -210,11 +218,17 @@ static void render_counters(kc_worker_t *w, kc_buf_t *b)
             kc_prom_sample(b, "kclassify_replies_total", l, (double)st->replies_by[s][src]);
         }
     }
-    kc_prom_counter(b, "kclassify_dlt_records_total", "Undecodable records sent to the DLT.", NULL,
-                    (double)st->dlt);
+    kc_prom_counter(b, "kclassify_dlt_records_total",
+                    "Records sent to the DLT: undecodable, or their reply could not be written.",
+                    NULL, (double)st->dlt);
     kc_prom_counter(b, "kclassify_delivery_failures_total",
-                    "Replies or dead letters Kafka did not accept (offset left uncommitted).", NULL,
-                    (double)st->delivery_failures);
+                    "Replies or dead letters Kafka did not accept at once (produced again, or "
+                    "dead-lettered when the failure is final).",
+                    NULL, (double)st->delivery_failures);
+    kc_prom_counter(b, "kclassify_requests_lost_total",
+                    "Requests whose reply and dead letter both failed for good (their offset is "
+                    "committed so that the partition goes on; logged at ERROR).",
+                    NULL, (double)st->lost);
     kc_prom_counter(b, "kclassify_coalesced_requests_total",
                     "Requests answered by a lookup another request started.", NULL,
                     (double)st->coalesced);

@@ -1,5 +1,6 @@
 /* Replies, dead letters and delivery reports: the worker's output side. */
 #include "kc_err.h"
+#include "kc_kafka.h"
 #include "kc_log.h"
 #include "kc_time.h"
 #include "kc_worker_int.h"
@@ -8,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define KC_PRODUCE_ATTEMPTS 5
 
 void kc_worker_wreq_free(kc_worker_t *w, kc_wreq_t *wr)
 {
@@ -21,6 +20,9 @@ void kc_worker_wreq_free(kc_worker_t *w, kc_wreq_t *wr)
 
 static const char *reply_topic(const kc_worker_t *w, const kc_wreq_t *wr)
 {
+    if (wr->reply_default) {
+        return w->conf.topic_replies;
+    }
     if (wr->req.reply_topic && *wr->req.reply_topic) {
         return wr->req.reply_topic;
     }
@@ -28,6 +30,19 @@ static const char *reply_topic(const kc_worker_t *w, const kc_wreq_t *wr)
         return wr->reply_topic_hdr;
     }
     return w->conf.topic_replies;
+}
+
+/* Its record is delivered (or given up on for good): the request's offset
+ * may be committed. */
+static void complete(kc_worker_t *w, kc_wreq_t *wr)
+{
+    kc_part_t *part = kc_worker_part(w, wr->partition);
+
+    if (part && part->assigned && part->gen == wr->gen && kc_wm_done(part->wm, wr->offset) == 0) {
+        part->dirty = true;
+        w->store_pending = true;
+    }
+    kc_worker_wreq_free(w, wr);
 }
 
 /* The default reply sink: rd_kafka_producev() with back-pressure (a full
@@ -75,12 +90,105 @@ static void fill_times(kc_result_t *res, const kc_wreq_t *wr, int64_t now)
     res->deadline_met = res->replied_at <= wr->deadline_at;
 }
 
+static rd_kafka_headers_t *dlt_headers(const char *reason, const char *topic, int32_t partition,
+                                       int64_t offset)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
+    char num[32];
+
+    rd_kafka_header_add(hdrs, "kclassify.error", -1, reason, -1);
+    rd_kafka_header_add(hdrs, "kclassify.source.topic", -1, topic, -1);
+    snprintf(num, sizeof(num), "%d", (int)partition);
+    rd_kafka_header_add(hdrs, "kclassify.source.partition", -1, num, -1);
+    snprintf(num, sizeof(num), "%lld", (long long)offset);
+    rd_kafka_header_add(hdrs, "kclassify.source.offset", -1, num, -1);
+    return hdrs;
+}
+
+/* A record too large for the DLT goes there without its value, so its offset
+ * still completes and the reason is still on record. */
+static int dlt_without_value(kc_worker_t *w, kc_wreq_t *wr, const void *key, size_t key_len,
+                             size_t len, const char *reason)
+{
+    char why[512];
+
+    snprintf(why, sizeof(why), "%s; value of %zu bytes dropped: too large for %s", reason, len,
+             w->conf.topic_dlt);
+    return produce(w, w->conf.topic_dlt, key, key_len, NULL, 0,
+                   dlt_headers(why, w->conf.topic_requests, wr->partition, wr->offset), wr);
+}
+
+/* A Kafka client hit a fatal error: the producer (or the group membership)
+ * is gone for good. The loop stops; what was delivered is committed and
+ * kc_worker_run() fails, so a supervisor starts a fresh process. */
+void kc_worker_fatal(kc_worker_t *w, const char *reason)
+{
+    if (!w->fatal) {
+        kc_log(KC_LOG_ERROR, "fatal Kafka error, stopping: %s", reason);
+        snprintf(w->fatal_reason, sizeof(w->fatal_reason), "%s", reason);
+    }
+    w->fatal = true;
+    kc_worker_stop(w);
+}
+
+/* Neither its reply nor its dead letter can be written, for good (the DLT
+ * refuses it): the offset completes anyway, so that one record cannot hold
+ * its partition's commits, and the loss is loud. */
+static void dlt_lost(kc_worker_t *w, kc_wreq_t *wr, int err)
+{
+    kc_log(KC_LOG_ERROR,
+           "request at partition %d offset %lld LOST: its dead letter cannot be written to %s: "
+           "%s",
+           (int)wr->partition, (long long)wr->offset, w->conf.topic_dlt,
+           rd_kafka_err2str((rd_kafka_resp_err_t)err));
+    w->stats.lost++;
+    complete(w, wr);
+}
+
+/* A record the worker could not produce: err is final for it. */
+static void produce_failed(kc_worker_t *w, kc_wreq_t *wr, int err, bool dlt, const void *key,
+                           size_t key_len, size_t len, const char *reason)
+{
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        kc_worker_fatal(w, "the producer failed for good");
+        kc_worker_wreq_free(w, wr); /* uncommitted: the next process answers it */
+    } else if (!dlt) {
+        kc_worker_dead_letter(w, wr, reason);
+    } else if (!(err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && len > 0 &&
+                 dlt_without_value(w, wr, key, key_len, len, reason) == 0)) {
+        dlt_lost(w, wr, err);
+    }
+}
+
+void kc_worker_dead_letter(kc_worker_t *w, kc_wreq_t *wr, const char *reason)
+{
+    const char *id = wr->req.request_id ? wr->req.request_id : "";
+    char errstr[256];
+    int err;
+
+    kc_log(KC_LOG_ERROR, "request %.64s at partition %d offset %lld to %s: %s", id,
+           (int)wr->partition, (long long)wr->offset, w->conf.topic_dlt, reason);
+    wr->dead_letter = true;
+    /* The request as decoded, encoded again: the consumed bytes are not kept. */
+    kc_buf_reset(&w->enc);
+    if (kc_avro_request_encode(w->av, &wr->req, &w->enc, errstr, sizeof(errstr)) != 0) {
+        w->enc.len = 0;
+    }
+    err = produce(w, w->conf.topic_dlt, id, strlen(id), w->enc.data, w->enc.len,
+                  dlt_headers(reason, w->conf.topic_requests, wr->partition, wr->offset), wr);
+    if (err) {
+        produce_failed(w, wr, err, true, id, strlen(id), w->enc.len, reason);
+        return;
+    }
+    w->stats.dlt++;
+}
+
 void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
 {
     kc_result_t res = {0};
     rd_kafka_headers_t *hdrs;
     int err;
-    char errstr[256];
+    char errstr[256], why[512];
     const char *id = wr->req.request_id ? wr->req.request_id : "";
 
     res.request_id = (char *)id;
@@ -101,20 +209,18 @@ void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
 
     kc_buf_reset(&w->enc);
     if (kc_avro_result_encode(w->av, &res, &w->enc, errstr, sizeof(errstr)) != 0) {
-        /* Cannot happen for well-formed strings; never drop the offset silently. */
-        kc_log(KC_LOG_ERROR, "cannot encode reply for %s: %s", id, errstr);
-        w->stats.delivery_failures++;
-        kc_worker_wreq_free(w, wr); /* offset stays uncommitted */
+        snprintf(why, sizeof(why), "cannot encode its reply: %s", errstr);
+        kc_worker_dead_letter(w, wr, why);
         return;
     }
     hdrs = rd_kafka_headers_new(1);
     rd_kafka_header_add(hdrs, "kafka_correlationId", -1, id, (ssize_t)strlen(id));
     err = produce(w, reply_topic(w, wr), id, strlen(id), w->enc.data, w->enc.len, hdrs, wr);
     if (err) {
-        kc_log(KC_LOG_ERROR, "cannot produce reply for %s to %s: %s", id, reply_topic(w, wr),
-               rd_kafka_err2str(err));
         w->stats.delivery_failures++;
-        kc_worker_wreq_free(w, wr); /* offset stays uncommitted */
+        snprintf(why, sizeof(why), "cannot produce its reply to %s: %s", reply_topic(w, wr),
+                 rd_kafka_err2str((rd_kafka_resp_err_t)err));
+        produce_failed(w, wr, err, false, NULL, 0, 0, why);
         return;
     }
     w->stats.replies++;
@@ -142,61 +248,30 @@ void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)
     kc_worker_reply(w, wr, &rp);
 }
 
-static rd_kafka_headers_t *dlt_headers(const char *reason, const char *topic, int32_t partition,
-                                       int64_t offset)
-{
-    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
-    char num[32];
-
-    rd_kafka_header_add(hdrs, "kclassify.error", -1, reason, -1);
-    rd_kafka_header_add(hdrs, "kclassify.source.topic", -1, topic, -1);
-    snprintf(num, sizeof(num), "%d", (int)partition);
-    rd_kafka_header_add(hdrs, "kclassify.source.partition", -1, num, -1);
-    snprintf(num, sizeof(num), "%lld", (long long)offset);
-    rd_kafka_header_add(hdrs, "kclassify.source.offset", -1, num, -1);
-    return hdrs;
-}
-
-/* A record too large for the DLT goes there without its value, so its offset
- * still completes and the reason is still on record. */
-static int dlt_without_value(kc_worker_t *w, kc_wreq_t *wr, const char *topic, const void *key,
-                             size_t key_len, size_t len, const char *reason)
-{
-    char why[512];
-
-    snprintf(why, sizeof(why), "%s; value of %zu bytes dropped: too large for %s", reason, len,
-             w->conf.topic_dlt);
-    return produce(w, w->conf.topic_dlt, key, key_len, NULL, 0,
-                   dlt_headers(why, topic, wr->partition, wr->offset), wr);
-}
-
 void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wmsg_t *rec, const char *reason)
 {
     int err = produce(w, w->conf.topic_dlt, rec->key, rec->key_len, rec->value, rec->len,
                       dlt_headers(reason, rec->topic, rec->partition, rec->offset), wr);
 
-    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-        err = dlt_without_value(w, wr, rec->topic, rec->key, rec->key_len, rec->len, reason);
-    }
+    wr->dead_letter = true;
     if (err) {
-        kc_log(KC_LOG_ERROR, "cannot produce to DLT %s: %s", w->conf.topic_dlt,
-               rd_kafka_err2str(err));
-        w->stats.delivery_failures++;
-        kc_worker_wreq_free(w, wr); /* offset stays uncommitted */
+        produce_failed(w, wr, err, true, rec->key, rec->key_len, rec->len, reason);
         return;
     }
     w->stats.dlt++;
 }
 
-/* A failed delivery (after librdkafka's own retries) is produced again: the
- * record in the report still has its payload, key and headers. */
-static bool reproduce(kc_worker_t *w, const kc_wmsg_t *m, kc_wreq_t *wr)
+/* The reason a dead letter carries (its kclassify.error header). */
+static const char *dlt_reason(const kc_wmsg_t *m, char *buf, size_t size)
 {
-    if (++wr->produce_attempts >= KC_PRODUCE_ATTEMPTS) {
-        return false;
+    const void *v;
+    size_t n;
+
+    if (!m->hdrs || rd_kafka_header_get_last(m->hdrs, "kclassify.error", &v, &n) != 0 || !v) {
+        return "dead letter";
     }
-    return produce(w, m->topic, m->key, m->key_len, m->value, m->len,
-                   m->hdrs ? rd_kafka_headers_copy(m->hdrs) : NULL, wr) == 0;
+    snprintf(buf, size, "%.*s", (int)n, (const char *)v);
+    return buf;
 }
 
 void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -208,43 +283,46 @@ void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
     kc_worker_delivery(opaque, &m, rkm->err, rkm->_private);
 }
 
+/* A delivery that failed for a reason that may pass (brokers away, leader
+ * moving) is produced again, without a limit: the request stays
+ * uncommitted, never lost. One that cannot pass (topic refused or unknown,
+ * record too large) sends the request to the DLT, or, failing there too,
+ * completes it as lost. */
 void kc_worker_delivery(kc_worker_t *w, const kc_wmsg_t *m, int err, void *msg_opaque)
 {
     kc_wreq_t *wr = msg_opaque;
-    kc_part_t *part;
+    bool dlt = strcmp(m->topic, w->conf.topic_dlt) == 0;
+    char why[512], rbuf[256];
 
     if (w->destroying) {
         kc_worker_wreq_free(w, wr);
         return;
     }
-    if (err) {
-        kc_log(KC_LOG_WARN, "delivery to %s failed: %s", m->topic,
-               rd_kafka_err2str((rd_kafka_resp_err_t)err));
-        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && m->len > 0 &&
-            strcmp(m->topic, w->conf.topic_dlt) == 0 &&
-            dlt_without_value(w, wr, w->conf.topic_requests, m->key, m->key_len, m->len,
-                              "undecodable record") == 0) {
-            return;
-        }
-        if (reproduce(w, m, wr)) {
-            return;
-        }
-        /* Leave the offset uncommitted: the request is redelivered after a
-         * restart or rebalance instead of being lost. */
-        w->stats.delivery_failures++;
-        kc_log(KC_LOG_ERROR, "giving up on reply for partition %d offset %lld", (int)wr->partition,
-               (long long)wr->offset);
-        kc_worker_wreq_free(w, wr);
+    if (!err) {
+        w->metrics.kafka_down = false; /* a broker just acknowledged */
+        kc_log(KC_LOG_DEBUG, "delivered %.*s for %d@%lld gen %u to %s[%d]@%lld",
+               (int)(m->key_len < 64 ? m->key_len : 64), m->key ? (const char *)m->key : "",
+               (int)wr->partition, (long long)wr->offset, wr->gen, m->topic, (int)m->partition,
+               (long long)m->offset);
+        complete(w, wr);
         return;
     }
-    w->metrics.kafka_down = false; /* a broker just acknowledged */
-    part = kc_worker_part(w, wr->partition);
-    if (part && part->assigned && part->gen == wr->gen && kc_wm_done(part->wm, wr->offset) == 0) {
-        part->dirty = true;
-        w->store_pending = true;
+    w->stats.delivery_failures++;
+    kc_log(KC_LOG_WARN, "delivery to %s failed (attempt %d): %s", m->topic, ++wr->produce_attempts,
+           rd_kafka_err2str((rd_kafka_resp_err_t)err));
+    if (err != RD_KAFKA_RESP_ERR__FATAL && !kc_kafka_err_permanent(err)) {
+        err = produce(w, m->topic, m->key, m->key_len, m->value, m->len,
+                      m->hdrs ? rd_kafka_headers_copy(m->hdrs) : NULL, wr);
+        if (!err) {
+            return;
+        }
     }
-    kc_log(KC_LOG_DEBUG, "delivered reply %.*s for %d@%lld gen %u to %s[%d]@%lld", (int)m->key_len,
-           (const char *)m->key, (int)wr->partition, (long long)wr->offset, wr->gen, m->topic,
-           (int)m->partition, (long long)m->offset);
-    kc_worker_wreq_free(w, wr);
+    if (dlt) {
+        produce_failed(w, wr, err, true, m->key, m->key_len, m->len,
+                       dlt_reason(m, rbuf, sizeof(rbuf)));
+        return;
+    }
+    snprintf(why, sizeof(why), "its reply to %s was not delivered: %s", m->topic,
+             rd_kafka_err2str((rd_kafka_resp_err_t)err));
+    produce_failed(w, wr, err, false, NULL, 0, 0, why);
 }

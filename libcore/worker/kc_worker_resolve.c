@@ -1,6 +1,7 @@
 /* Resolution: decode, validate, L1, in-flight coalescing, LLM batches, fallback. */
 #include "kc_err.h"
 #include "kc_fallback.h"
+#include "kc_input.h"
 #include "kc_log.h"
 #include "kc_time.h"
 #include "kc_worker_int.h"
@@ -420,6 +421,87 @@ static bool validate(kc_worker_t *w, kc_wreq_t *wr, size_t *norm_len)
     return true;
 }
 
+/* A request_id that can go into a reply: valid UTF-8, no control character. */
+static bool id_printable(const char *id, size_t len)
+{
+    for (size_t i = 0, n; i < len; i += n) {
+        unsigned char c = (unsigned char)id[i];
+        if (!(n = kc_utf8_seq_len(id + i, len - i)) || c < 0x20 || c == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Cut an unusable request_id to KC_REQUEST_ID_MAX bytes on a character
+ * boundary, each invalid byte or control character made '?': the ERROR reply
+ * still names something like it, and stays small. */
+static void id_sanitize(char *id)
+{
+    size_t len = strlen(id), o = 0;
+
+    for (size_t i = 0, n; i < len && o < KC_REQUEST_ID_MAX; i += n) {
+        unsigned char c = (unsigned char)id[i];
+        n = kc_utf8_seq_len(id + i, len - i);
+        if (n == 0 || c < 0x20 || c == 0x7f) {
+            id[o++] = '?';
+            n = 1;
+        } else if (o + n <= KC_REQUEST_ID_MAX) {
+            memmove(id + o, id + i, n);
+            o += n;
+        } else {
+            break;
+        }
+    }
+    id[o] = '\0';
+}
+
+/* The request's own reply topic: the field, else the kafka_replyTopic header. */
+static const char *asked_topic(const kc_wreq_t *wr)
+{
+    if (wr->req.reply_topic && *wr->req.reply_topic) {
+        return wr->req.reply_topic;
+    }
+    return wr->reply_topic_hdr && *wr->reply_topic_hdr ? wr->reply_topic_hdr : NULL;
+}
+
+/* What a reply is addressed with: an unusable request_id or reply topic gets
+ * an ERROR reply on topic.replies, never a write to the named topic.
+ * @returns false if the request was answered. */
+static bool validate_envelope(kc_worker_t *w, kc_wreq_t *wr)
+{
+    char *id = wr->req.request_id;
+    size_t len = id ? strlen(id) : 0;
+    const char *topic = asked_topic(wr);
+
+    if (len > KC_REQUEST_ID_MAX || !id_printable(id, len)) {
+        wr->reply_default = true;
+        id_sanitize(id);
+        kc_worker_reply_error(w, wr,
+                              len > KC_REQUEST_ID_MAX
+                                  ? "request_id is %zu bytes, longer than %d (shown cut)"
+                                  : "request_id has a control character or invalid UTF-8 "
+                                    "(%zu bytes; shown with ? for each)",
+                              len, KC_REQUEST_ID_MAX);
+        return false;
+    }
+    if (!topic || strcmp(topic, w->conf.topic_replies) == 0) {
+        return true;
+    }
+    wr->reply_default = true;
+    if (!kc_input_topic_valid(topic)) {
+        kc_worker_reply_error(w, wr, "reply topic is not a valid Kafka topic name (%zu bytes)",
+                              strlen(topic));
+        return false;
+    }
+    if (!kc_input_topic_allowed(w->conf.topic_replies_allowed, topic)) {
+        kc_worker_reply_error(w, wr, "reply topic %s is not in topic.replies.allowed", topic);
+        return false;
+    }
+    wr->reply_default = false;
+    return true;
+}
+
 /* The requester chooses created_at and deadline_ms: a clock far ahead, or a
  * deadline of days, must neither overflow nor hold the partition's commit. */
 static void set_deadline(kc_worker_t *w, kc_wreq_t *wr)
@@ -537,7 +619,7 @@ void kc_worker_handle_record(kc_worker_t *w, const kc_wmsg_t *rec)
     wr->reply_topic_hdr = header_dup(rec, "kafka_replyTopic");
     set_deadline(w, wr);
     strcpy(wr->key_hex, "");
-    if (!validate(w, wr, &norm_len)) {
+    if (!validate_envelope(w, wr) || !validate(w, wr, &norm_len)) {
         return;
     }
     resolve(w, wr, norm_len);

@@ -410,6 +410,53 @@ def cmd_gen_dlt_spec(a):
             f.write(json.dumps(o) + "\n")
 
 
+def cmd_gen_poison_spec(a):
+    """Poison requests (unusable reply topic or request_id, undecodable) between
+    valid ones, for produce-raw --spec on a one-partition topic. "expect" says
+    what each must get: "ok" (a reply on kclassify.replies), "error:TEXT" (an
+    ERROR reply on kclassify.replies whose error holds TEXT, under the id the
+    worker shows) or "dlt"."""
+    out = []
+    n = [0]
+
+    def good(count):
+        for _ in range(count):
+            rid = "poison-ok-%03d" % n[0]
+            q = "%s (variant %d)" % (BASE_QUERIES[n[0] % len(BASE_QUERIES)][1], n[0])
+            out.append({"label": "valid", "request_id": rid, "expect": "ok", "key": "k-" + rid,
+                        "hex": encode("request", request_record(rid, q)).hex()})
+            n[0] += 1
+
+    def poison(label, rid, expect, shown_id=None, headers=None, **kw):
+        rec = request_record(rid, "What is metabolomics?", **kw)
+        out.append({"label": label, "request_id": shown_id or rid, "expect": expect,
+                    "key": "k-" + label, "headers": headers or {},
+                    "hex": encode("request", rec).hex()})
+
+    good(10)
+    poison("reply-topic-600", "p-long-topic", "error:not a valid Kafka topic name (600 bytes)",
+           reply_topic="t" * 600)
+    good(1)
+    poison("reply-topic-alerts", "p-alerts", "error:not in topic.replies.allowed",
+           reply_topic="kclassify.alerts")
+    good(1)
+    poison("request-id-350k", "i" * (350 * 1024), "error:longer than 256",
+           shown_id="i" * 256)
+    good(1)
+    poison("request-id-control", "p-ctl\x01\x1b[31m", "error:control character",
+           shown_id="p-ctl??[31m")
+    good(1)
+    poison("reply-header-requests", "p-hdr", "error:not in topic.replies.allowed",
+           headers={"kafka_replyTopic": "kclassify.requests"})
+    good(1)
+    out.append({"label": "undecodable", "request_id": None, "expect": "dlt", "key": "k-garbage",
+                "hex": "00deadbeef"})
+    good(40)
+    with open(a.out, "w") as f:
+        for o in out:
+            f.write(json.dumps(o) + "\n")
+
+
 def _request_body_raw(rid, query_bytes):
     """Avro body of a request whose query holds arbitrary bytes (python-avro only writes str)."""
     def zz(n):
@@ -720,6 +767,10 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(fn=cmd_gen_dlt_spec)
+
+    p = sub.add_parser("gen-poison-spec", help="poison + valid records for produce-raw --spec")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_gen_poison_spec)
 
     p = sub.add_parser("check-results", help="assert on results")
     p.add_argument("--expect", required=True, help="gen-queries .expect.jsonl")
