@@ -42,7 +42,6 @@ OPENAI_API_KEY; a Redis password in cache.redis.url needs this file mode 0640.""
         "cache.lmdb.path": "/var/lib/kclassify/lmdb",
         "cache.redis.url": "redis://127.0.0.1:6379/0",
         "metrics.port": "9464",
-        "metrics.bind": "0.0.0.0",
         "log.format": "json",
     }),
     ("kclassify-sla", "sla.conf", "kclassify-sla example configuration", """\
@@ -50,7 +49,6 @@ Use: kclassify-sla -F /etc/kclassify/sla.conf
 Watches the reply topic, reports latency percentiles and fires SLA alerts
 (SlaAlert records on topic.alerts, Alertmanager webhook); see docs/operations.md.""", {
         "metrics.port": "9465",
-        "metrics.bind": "0.0.0.0",
         "log.format": "json",
     }),
 ]

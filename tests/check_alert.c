@@ -184,6 +184,20 @@ END_TEST
  * Webhook against a scripted HTTP server
  * ------------------------------------------------------------------------ */
 
+/* The suite links with -Wl,--wrap=clock_gettime: while wall_skew_s is set,
+ * our code reads a wall clock that far off (a clock step), while the
+ * kernel's timed waits still run on the real one. */
+static int64_t wall_skew_s;
+int __real_clock_gettime(clockid_t id, struct timespec *ts);
+int __wrap_clock_gettime(clockid_t id, struct timespec *ts)
+{
+    int rc = __real_clock_gettime(id, ts);
+    if (rc == 0 && id == CLOCK_REALTIME) {
+        ts->tv_sec += wall_skew_s;
+    }
+    return rc;
+}
+
 typedef struct srv_s {
     int fd, port;
     const int *statuses; /* answer i gets statuses[i]; 0 ends the script (then 200) */
@@ -323,6 +337,24 @@ START_TEST(test_webhook_retries_then_succeeds)
 }
 END_TEST
 
+/* A wall clock an hour ahead of the kernel's does not turn a 10 ms backoff
+ * into an hour (the backoff waits on the monotonic clock). */
+START_TEST(test_webhook_backoff_monotonic)
+{
+    static const int script[] = {503, 0};
+    srv_t s;
+    outcome_t o;
+
+    srv_start(&s, script);
+    wall_skew_s = 3600;
+    o = post_and_wait(s.port, script, "[]", 3);
+    wall_skew_s = 0;
+    ck_assert_msg(o.n == 1 && o.ok && o.attempts == 2, "outcome n=%d ok=%d attempts=%d", o.n, o.ok,
+                  o.attempts);
+    srv_stop(&s);
+}
+END_TEST
+
 START_TEST(test_webhook_gives_up)
 {
     static const int all_fail[] = {500, 500, 500, 500, 0};
@@ -383,6 +415,7 @@ static Suite *alert_suite(void)
 
     tc = tcase_create("webhook");
     tcase_add_test(tc, test_webhook_retries_then_succeeds);
+    tcase_add_test(tc, test_webhook_backoff_monotonic);
     tcase_add_test(tc, test_webhook_gives_up);
     tcase_add_test(tc, test_webhook_connection_refused_and_bad_url);
     tcase_set_timeout(tc, 30);

@@ -36,8 +36,9 @@ START_TEST(test_put_get_del)
 }
 END_TEST
 
-/* Same hi, lo differing only above the table mask: every key lands in one
- * probe run, and deletions in its middle must keep the rest reachable. */
+/* Same hi, lo differing only above the table mask (one probe run before the
+ * table was keyed by a random seed; still a dense table): deletions in the
+ * middle of runs must keep the rest reachable. */
 START_TEST(test_collisions_and_backshift)
 {
     kc_keymap_t *km = kc_keymap_new(8);
@@ -58,6 +59,27 @@ START_TEST(test_collisions_and_backshift)
                       (unsigned long long)i);
     }
     kc_keymap_destroy(km);
+}
+END_TEST
+
+/* Hash flooding: keys a requester could search for (all with lo = 0, or
+ * alike in their low bits) spread over the table like any others, because
+ * slots come from a keyed hash with a random per-table seed. */
+START_TEST(test_flooding_keys_spread)
+{
+    kc_keymap_t *a = kc_keymap_new(16), *b = kc_keymap_new(16);
+    static int v;
+
+    for (uint64_t i = 0; i < 4096; i++) {
+        kc_key_t k0 = {i, 0}, k1 = {0, i << 40};
+        ck_assert_int_eq(kc_keymap_put(a, &k0, &v), 0);
+        ck_assert_int_eq(kc_keymap_put(b, &k1, &v), 0);
+    }
+    /* Unkeyed, every key would sit in one run of 4096. */
+    ck_assert_uint_lt(kc_keymap_probe_max(a), 64);
+    ck_assert_uint_lt(kc_keymap_probe_max(b), 64);
+    kc_keymap_destroy(a);
+    kc_keymap_destroy(b);
 }
 END_TEST
 
@@ -100,6 +122,7 @@ int main(void)
 
     tcase_add_test(tc, test_put_get_del);
     tcase_add_test(tc, test_collisions_and_backshift);
+    tcase_add_test(tc, test_flooding_keys_spread);
     tcase_add_test(tc, test_random_against_model);
     suite_add_tcase(s, tc);
     return kc_check_run(s);

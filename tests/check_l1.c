@@ -305,7 +305,8 @@ END_TEST
 
 START_TEST(test_collision_same_bucket)
 {
-    /* Keys sharing the low 64 bits land in one bucket and must stay apart. */
+    /* Keys sharing the low 64 bits (one bucket before buckets were keyed by a
+     * random seed; a one-entry-per-bucket table still chains) stay apart. */
     kc_l1_t *l1 = kc_l1_new(8);
     kc_answer_t out;
     char norm[8][8];
@@ -328,6 +329,22 @@ START_TEST(test_collision_same_bucket)
                           "chain member %d lost or mixed up (rc %d)", i, rc);
         }
     }
+    kc_l1_destroy(l1);
+}
+END_TEST
+
+/* Hash flooding: keys alike in their low bits spread over the buckets. */
+START_TEST(test_flooding_keys_spread)
+{
+    kc_l1_t *l1 = kc_l1_new(4096);
+    kc_answer_t ans = {"c", 1.0f, NULL, NULL, "q", 1, 0, 0};
+
+    for (uint64_t i = 0; i < 4096; i++) {
+        kc_key_t key = {i, 0};
+        ck_assert_int_eq(kc_l1_put(l1, &key, &ans, 0, SEC), 0);
+    }
+    ck_assert_int_eq(kc_l1_count(l1), 4096);
+    ck_assert_uint_lt(kc_l1_chain_max(l1), 32); /* unkeyed: one chain of 4096 */
     kc_l1_destroy(l1);
 }
 END_TEST
@@ -526,6 +543,7 @@ static Suite *l1_suite(void)
     tc = tcase_create("collision");
     tcase_add_test(tc, test_collision_same_key);
     tcase_add_test(tc, test_collision_same_bucket);
+    tcase_add_test(tc, test_flooding_keys_spread);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("del_stats");

@@ -259,6 +259,32 @@ START_TEST(test_hedge_first_answer_wins)
 }
 END_TEST
 
+/* Stopping: calls nobody waits for are cancelled and their lookups dropped,
+ * no cache filling starts; a call someone waits for runs to its answer. */
+START_TEST(test_stop_drops_cache_filling)
+{
+    fk_start(&f, (const char *const[]){"llm.batch.max=1", NULL});
+    fk_ask(&f, "a", "q filled only", 0);
+    fk_advance(&f, 1);
+    ck_assert_uint_eq(f.call_cnt, 1);
+    fk_advance(&f, 1900); /* "a" gets the fallback; its call goes on for the cache */
+    fk_expect(&f, "a", KC_STATUS_DEGRADED, KC_SRC_FALLBACK);
+    ck_assert_ptr_nonnull(fk_lookup(&f, "q filled only"));
+    fk_ask(&f, "b", "q live", 1);
+    fk_advance(&f, 1);
+    ck_assert_uint_eq(f.call_cnt, 2);
+    kc_worker_stop(f.w);
+    fk_advance(&f, 1);
+    ck_assert(fk_call(&f, 0)->done); /* cancelled */
+    ck_assert_ptr_null(fk_lookup(&f, "q filled only"));
+    ck_assert(!fk_call(&f, 1)->done);
+    ck_assert_uint_eq(f.call_cnt, 2);
+    fk_answer_all(&f, 1, "GENERAL");
+    fk_expect(&f, "b", KC_STATUS_OK, KC_SRC_LLM);
+    ck_assert_uint_eq(f.w->outstanding, 2); /* both replies await delivery */
+}
+END_TEST
+
 static Suite *worker_llm_suite(void)
 {
     Suite *s = suite_create("worker_llm");
@@ -274,6 +300,7 @@ static Suite *worker_llm_suite(void)
     tcase_add_test(tc, test_invalid_item_attempts);
     tcase_add_test(tc, test_breaker_opens);
     tcase_add_test(tc, test_hedge_first_answer_wins);
+    tcase_add_test(tc, test_stop_drops_cache_filling);
     suite_add_tcase(s, tc);
     return s;
 }

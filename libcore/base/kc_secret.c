@@ -31,12 +31,10 @@ int kc_secret_read_file(const char *path, char *out, size_t out_size, char *errs
     if (n < 0 || (size_t)n >= out_size) {
         memset(out, 0, out_size);
         return kc_seterr(n < 0 ? KC_ERR_IO : KC_ERR_TOOBIG, errstr, errstr_size, "%s: %s", path,
-                         n < 0 ? strerror(errno) : "secret too long");
+                         n < 0 ? strerror(errno) : "secret too long (refused, not cut)");
     }
+    out[n] = '\0';              /* before any string function looks at it */
     len = strcspn(out, "\r\n"); /* first line only */
-    if ((size_t)n < len) {
-        len = (size_t)n;
-    }
     while (len > 0 && (out[len - 1] == ' ' || out[len - 1] == '\t')) {
         len--;
     }

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Offsets of the hyphens in the 36-character text form. */
 static bool is_hyphen_pos(size_t i)
@@ -31,8 +33,9 @@ void kc_uuid_v4_format(const uint8_t bytes[16], char out[KC_UUID_STR_SIZE])
 }
 
 /* getrandom() may return short reads for large requests or be interrupted by a signal. */
-static int read_random(uint8_t *buf, size_t len)
+static int read_random(void *vbuf, size_t len)
 {
+    uint8_t *buf = vbuf;
     size_t got = 0;
 
     while (got < len) {
@@ -46,6 +49,19 @@ static int read_random(uint8_t *buf, size_t len)
         got += (size_t)r;
     }
     return 0;
+}
+
+uint64_t kc_random_seed(void)
+{
+    uint64_t seed;
+    struct timespec ts;
+
+    if (read_random(&seed, sizeof(seed)) == 0) {
+        return seed;
+    }
+    /* No kernel randomness (a seccomp filter?): still differs per process. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
 }
 
 int kc_uuid_v4(char out[KC_UUID_STR_SIZE], char *errstr, size_t errstr_size)

@@ -27,6 +27,13 @@ void kc_uuid_v4_format(const uint8_t bytes[16], char out[KC_UUID_STR_SIZE]);
  */
 int kc_uuid_v4(char out[KC_UUID_STR_SIZE], char *errstr, size_t errstr_size);
 
+/**
+ * @brief 64 random bits from getrandom(2) (time and pid if it fails): the
+ * seed of in-process hash tables, so that keys crafted to collide cannot be
+ * computed from outside.
+ */
+uint64_t kc_random_seed(void);
+
 /** @brief true if s is a lowercase, hyphenated UUID with version 4 and variant 10xx. */
 bool kc_uuid_v4_valid(const char *s);
 

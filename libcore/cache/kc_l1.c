@@ -10,13 +10,15 @@
  * short query and category without reasoning.
  *
  * The bucket array is sized once for max_entries (load factor <= 1), so
- * there is never a rehash. The key is already an XXH3 hash, so its low 64
- * bits index the table directly.
+ * there is never a rehash. The bucket is a hash of the key under a random
+ * per-cache seed: keys are hashes of requester text under a known seed, so
+ * their own bits could be searched for collisions (hash flooding).
  *
  * get() does no allocation: it returns a view into the entry.
  */
 #include "kc_l1.h"
 #include "kc_err.h"
+#include "kc_uuid.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,8 @@ typedef struct l1_entry_s {
 
 struct kc_l1_s {
     l1_entry_t **buckets;
-    size_t mask; /* bucket count - 1 */
+    size_t mask;   /* bucket count - 1 */
+    uint64_t seed; /* of bucket_of() */
     l1_entry_t *head, *tail;
     size_t cnt, max;
     size_t bytes, max_bytes; /* max_bytes 0 = bounded by entries only */
@@ -79,7 +82,7 @@ static void lru_push_front(kc_l1_t *l1, l1_entry_t *e)
 
 static l1_entry_t **bucket_of(const kc_l1_t *l1, const kc_key_t *key)
 {
-    return &l1->buckets[key->lo & l1->mask];
+    return &l1->buckets[kc_hash64(key, sizeof(*key), l1->seed) & l1->mask];
 }
 
 /* The link that points at the entry with this key, or NULL. */
@@ -130,6 +133,7 @@ kc_l1_t *kc_l1_new(size_t max_entries)
         return NULL;
     }
     l1->mask = nb - 1;
+    l1->seed = kc_random_seed();
     l1->max = max_entries;
     return l1;
 }
@@ -310,4 +314,18 @@ size_t kc_l1_count(const kc_l1_t *l1)
 void kc_l1_stats(const kc_l1_t *l1, kc_l1_stats_t *st)
 {
     *st = l1->st;
+}
+
+size_t kc_l1_chain_max(const kc_l1_t *l1)
+{
+    size_t max = 0;
+
+    for (size_t i = 0; i <= l1->mask; i++) {
+        size_t n = 0;
+        for (const l1_entry_t *e = l1->buckets[i]; e; e = e->hnext) {
+            n++;
+        }
+        max = n > max ? n : max;
+    }
+    return max;
 }

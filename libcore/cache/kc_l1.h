@@ -73,4 +73,7 @@ typedef struct kc_l1_stats_s {
 } kc_l1_stats_t;
 void kc_l1_stats(const kc_l1_t *l1, kc_l1_stats_t *st);
 
+/** @brief Longest bucket chain (entries), a walk of the whole table. */
+size_t kc_l1_chain_max(const kc_l1_t *l1);
+
 #endif

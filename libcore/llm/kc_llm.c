@@ -125,17 +125,75 @@ static size_t header_cb(char *line, size_t size, size_t nmemb, void *userdata)
 
 static struct curl_slist *build_headers(const char *api_key)
 {
+    static const char prefix[] = "Authorization: Bearer ";
     struct curl_slist *h = NULL;
-    char auth[1024];
+    char *auth;
+    size_t len;
 
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
     if (h && api_key && *api_key) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api_key);
+        len = sizeof(prefix) + strlen(api_key);
+        if (!(auth = malloc(len))) {
+            curl_slist_free_all(h);
+            return NULL;
+        }
+        snprintf(auth, len, "%s%s", prefix, api_key);
         h = curl_slist_append(h, auth);
-        memset(auth, 0, sizeof(auth));
+        memset(auth, 0, len);
+        free(auth);
     }
     return h;
+}
+
+/* The host of an http:// URL is loopback: "localhost", 127.x.y.z or [::1]. */
+static bool loopback_host(const char *host, size_t len)
+{
+    if ((len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+        (len == 5 && strncmp(host, "[::1]", 5) == 0)) {
+        return true;
+    }
+    if (len < 4 || strncmp(host, "127.", 4) != 0) {
+        return false;
+    }
+    for (size_t i = 4; i < len; i++) {
+        if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int kc_llm_conf_check(const kc_llm_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    const char *key = conf->api_key ? conf->api_key : "", *host;
+    size_t klen = strlen(key), hlen;
+
+    if (klen > KC_LLM_API_KEY_MAX) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                         "the LLM API key is %zu bytes, longer than %d: refused", klen,
+                         KC_LLM_API_KEY_MAX);
+    }
+    for (size_t i = 0; i < klen; i++) {
+        if (key[i] < 0x21 || key[i] > 0x7e) {
+            return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                             "the LLM API key has a character outside printable ASCII "
+                             "(byte %zu): refused",
+                             i);
+        }
+    }
+    if (klen == 0 || conf->allow_insecure || strncasecmp(conf->url, "http://", 7) != 0) {
+        return 0;
+    }
+    host = conf->url + 7;
+    hlen = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/?#");
+    if (loopback_host(host, hlen)) {
+        return 0;
+    }
+    return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                     "llm.url %s is plain http to a remote host: the API key would travel "
+                     "unencrypted (use https://, or llm.allow.insecure=true)",
+                     conf->url);
 }
 
 kc_llm_t *kc_llm_new(const kc_llm_conf_t *conf, const kc_taxonomy_t *tx, char *errstr,
@@ -146,6 +204,10 @@ kc_llm_t *kc_llm_new(const kc_llm_conf_t *conf, const kc_taxonomy_t *tx, char *e
 
     if (!llm) {
         kc_seterr(KC_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if (kc_llm_conf_check(conf, errstr, errstr_size) != 0) {
+        free(llm);
         return NULL;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -30,7 +30,19 @@ typedef struct kc_llm_conf_s {
     int64_t inflight_max;
     int64_t response_max_bytes;
     kc_llm_answer_opts_t answer; /**< what each result carries */
+    bool allow_insecure;         /**< send api_key over plain http:// to a remote host */
 } kc_llm_conf_t;
+
+#define KC_LLM_API_KEY_MAX 4096 /**< a longer key is refused, never cut */
+
+/**
+ * @brief Check what kc_llm_new() would refuse: an API key longer than
+ * KC_LLM_API_KEY_MAX or with a character outside printable ASCII (it goes
+ * into an HTTP header), or an API key for a plain http:// URL whose host is
+ * not loopback (127.0.0.0/8, ::1, localhost) unless allow_insecure.
+ * @returns 0 or KC_ERR_CONFIG with errstr set (never showing the key).
+ */
+int kc_llm_conf_check(const kc_llm_conf_t *conf, char *errstr, size_t errstr_size);
 
 /** @brief Outcome of one call, passed to the callback. */
 typedef struct kc_llm_outcome_s {

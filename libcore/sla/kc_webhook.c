@@ -149,7 +149,7 @@ static void backoff(kc_webhook_t *wh, int tries)
     if (delay > wh->opts.backoff_max_ms) {
         delay = wh->opts.backoff_max_ms;
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += delay / 1000;
     ts.tv_nsec += (delay % 1000) * 1000000;
     if (ts.tv_nsec >= 1000000000) {
@@ -257,7 +257,15 @@ kc_webhook_t *kc_webhook_new(const char *url, const kc_webhook_opts_t *opts, cha
     }
     wh->curl_global = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
     pthread_mutex_init(&wh->lock, NULL);
-    pthread_cond_init(&wh->cond, NULL);
+    {
+        /* Backoff waits on the monotonic clock: a wall-clock step must not
+         * stretch or skip them. */
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&wh->cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     if (setup_curl(wh, errstr, errstr_size) != 0) {
         kc_webhook_destroy(wh);
         return NULL;

@@ -1,5 +1,6 @@
 #include "kc_keymap.h"
 #include "kc_err.h"
+#include "kc_uuid.h"
 
 #include <stdlib.h>
 
@@ -12,7 +13,16 @@ struct kc_keymap_s {
     slot_t *slots;
     size_t mask;
     size_t cnt;
+    uint64_t seed; /* per table, random: slots cannot be aimed at from outside */
 };
+
+/* The slot a key's probe run starts at. Keys are hashes of requester text
+ * under a known seed, so their own bits could be searched for collisions;
+ * a keyed hash of them cannot. */
+static size_t home_of(const kc_keymap_t *km, const kc_key_t *key)
+{
+    return (size_t)kc_hash64(key, sizeof(*key), km->seed) & km->mask;
+}
 
 kc_keymap_t *kc_keymap_new(size_t initial)
 {
@@ -31,6 +41,7 @@ kc_keymap_t *kc_keymap_new(size_t initial)
         return NULL;
     }
     km->mask = size - 1;
+    km->seed = kc_random_seed();
     return km;
 }
 
@@ -44,7 +55,7 @@ void kc_keymap_destroy(kc_keymap_t *km)
 
 static size_t find_slot(const kc_keymap_t *km, const kc_key_t *key)
 {
-    size_t i = (size_t)key->lo & km->mask;
+    size_t i = home_of(km, key);
 
     while (km->slots[i].value && !kc_key_eq(&km->slots[i].key, key)) {
         i = (i + 1) & km->mask;
@@ -111,7 +122,7 @@ void *kc_keymap_del(kc_keymap_t *km, const kc_key_t *key)
         if (!km->slots[j].value) {
             break;
         }
-        home = (size_t)km->slots[j].key.lo & km->mask;
+        home = home_of(km, &km->slots[j].key);
         if (((j - home) & km->mask) >= ((j - i) & km->mask)) {
             km->slots[i] = km->slots[j];
             km->slots[j].value = NULL;
@@ -119,6 +130,19 @@ void *kc_keymap_del(kc_keymap_t *km, const kc_key_t *key)
         }
     }
     return value;
+}
+
+size_t kc_keymap_probe_max(const kc_keymap_t *km)
+{
+    size_t max = 0;
+
+    for (size_t j = 0; j <= km->mask; j++) {
+        if (km->slots[j].value) {
+            size_t d = (j - home_of(km, &km->slots[j].key)) & km->mask;
+            max = d > max ? d : max;
+        }
+    }
+    return max;
 }
 
 size_t kc_keymap_count(const kc_keymap_t *km)

@@ -28,6 +28,9 @@ void *kc_keymap_del(kc_keymap_t *km, const kc_key_t *key);
 
 size_t kc_keymap_count(const kc_keymap_t *km);
 
+/** @brief Longest distance of a member from its home slot (probe length - 1). */
+size_t kc_keymap_probe_max(const kc_keymap_t *km);
+
 /** @brief Remove and return any one value, or NULL when empty (for teardown). */
 void *kc_keymap_pop(kc_keymap_t *km);
 

@@ -324,7 +324,8 @@ static int setup(kc_worker_t *w, const char *api_key, bool kafka, char *errstr, 
                            w->conf.llm_timeout_ms,
                            w->conf.llm_inflight_max,
                            w->conf.llm_response_max_bytes,
-                           {false, KC_LLM_CONFIDENCE_NONE}};
+                           {false, KC_LLM_CONFIDENCE_NONE},
+                           w->conf.llm_allow_insecure != 0};
     int rc;
 
     if ((rc = kc_worker_conf_check(&w->conf, errstr, errstr_size)) != 0) {
@@ -348,6 +349,9 @@ static int setup(kc_worker_t *w, const char *api_key, bool kafka, char *errstr, 
         kc_l1_set_max_bytes(w->l1, (size_t)w->conf.cache_l1_max_mb << 20);
     }
     w->llm_enabled = *w->conf.llm_url != '\0';
+    if ((rc = kc_llm_conf_check(&lconf, errstr, errstr_size)) != 0) {
+        return rc;
+    }
     if (!(w->llm = kc_llm_new(&lconf, w->tx, errstr, errstr_size))) {
         return KC_ERR_NOMEM;
     }

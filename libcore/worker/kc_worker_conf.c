@@ -93,6 +93,9 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
     {"llm.api.key.file", KC_CONF_STR, "", 0, 0, OFF(llm_api_key_file),
      "File holding the LLM bearer token (must not be readable by group or others); "
      "KCLASSIFY_LLM_API_KEY / OPENAI_API_KEY are used when empty"},
+    {"llm.allow.insecure", KC_CONF_BOOL, "false", 0, 0, OFF(llm_allow_insecure),
+     "Send the API key over plain http:// to a host that is not loopback (refused otherwise: "
+     "the key would travel unencrypted)"},
     {"cache.l1.entries", KC_CONF_INT, "100000", 1, 100000000, OFF(cache_l1_entries),
      "In-process LRU cache capacity (entries)"},
     {"cache.l1.ttl.s", KC_CONF_INT, "300", 0, 31536000, OFF(cache_l1_ttl_s),

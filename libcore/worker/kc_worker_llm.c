@@ -227,7 +227,7 @@ static void live_remove(kc_wllm_t *q, kc_lookup_t *lk)
 void kc_worker_llmq_push(kc_worker_t *w, kc_lookup_t *lk)
 {
     if (lk->waiter_cnt == 0) {
-        if (!lk->write_cache || !queue_room(w)) {
+        if (!lk->write_cache || w->stop || !queue_room(w)) {
             lookup_drop(w, lk);
         } else {
             fill_push(&w->lq, lk);
@@ -605,23 +605,27 @@ static bool call_all_done(const kc_wcall_t *call)
     return true;
 }
 
-/* Nobody waits for any of its queries any more, and it has run twice its
- * predicted p99, and at least a second past it: most likely hung (a late call
- * of a fast server is not: cancelling it would ask its queries again). Its
- * slot is worth more to live work; its queries go back to the fill queue. */
-static bool call_hung_and_unneeded(const kc_wcall_t *call, int64_t now)
+/* Nobody waits for any of its queries any more. */
+static bool call_unneeded(const kc_wcall_t *call)
 {
-    int64_t p99 = (int64_t)(call->pred.p99_ms * 1000.0);
-
-    if (now < call->start_mono + (p99 > 1000000 ? 2 * p99 : p99 + 1000000)) {
-        return false;
-    }
     for (size_t i = 0; i < call->n; i++) {
         if (call->lookups[i]->state != KC_LK_DONE && call->lookups[i]->waiter_cnt > 0) {
             return false;
         }
     }
     return true;
+}
+
+/* Unneeded, and it has run twice its predicted p99, and at least a second
+ * past it: most likely hung (a late call of a fast server is not: cancelling
+ * it would ask its queries again). Its slot is worth more to live work; its
+ * queries go back to the fill queue. */
+static bool call_hung_and_unneeded(const kc_wcall_t *call, int64_t now)
+{
+    int64_t p99 = (int64_t)(call->pred.p99_ms * 1000.0);
+
+    return now >= call->start_mono + (p99 > 1000000 ? 2 * p99 : p99 + 1000000) &&
+           call_unneeded(call);
 }
 
 /* Someone still waits for it and no hedge holds it yet. */
@@ -701,7 +705,9 @@ static void calls_tick(kc_worker_t *w)
 
     for (; call; call = next) {
         next = call->next;
-        if (call_all_done(call) || call_hung_and_unneeded(call, now)) {
+        /* Stopping, only calls someone waits for are worth finishing. */
+        if (call_all_done(call) || (w->stop && call_unneeded(call)) ||
+            call_hung_and_unneeded(call, now)) {
             w->io.llm_cancel(w->io.opaque, call->handle); /* frees only this call */
             continue;
         }
@@ -775,6 +781,11 @@ void kc_worker_dispatch(kc_worker_t *w)
     }
     calls_tick(w);
     doom_sweep(w);
+    while (w->stop && q->fill_head) { /* stopping: no cache filling */
+        kc_lookup_t *lk = q->fill_head;
+        fill_unlink(q, lk);
+        lookup_drop(w, lk);
+    }
     while (rc != SEND_STOP && (q->live.cnt > 0 || q->fill_head)) {
         int inflight = (int)kc_w_inflight(w);
         int limit = kc_limiter_limit(&q->limiter);

@@ -91,8 +91,14 @@ if len(volumes) != 2:
 sport = conf_value(sys.argv[3], "metrics.port")
 if "http://127.0.0.1:%s/health" % sport not in " ".join(svc["sla"]["healthcheck"]["test"]):
     errors.append("sla health check is not on metrics.port %s" % sport)
-if "--requirepass" not in svc["redis"]["command"]:
-    errors.append("redis runs without AUTH")
+rcmd = " ".join(svc["redis"]["command"])
+if "requirepass" not in rcmd or "redis-server -" not in rcmd:
+    errors.append("redis runs without AUTH, or not with its config on stdin")
+# Secrets never on a command line: no rendered command holds the password.
+for name, s in svc.items():
+    for part in (s.get("command") or []) + (s.get("entrypoint") or []):
+        if "change-me" in part:
+            errors.append("%s puts the Redis password on its command line" % name)
 for p in ("llm", "ollama"):  # optional: only started with --profile
     if p not in svc or svc[p].get("profiles") != [p]:
         errors.append("no %s service under profile %s" % (p, p))
