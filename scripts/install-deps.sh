@@ -11,6 +11,7 @@ PKGS=(
     time docker-compose groff-base
     gnuplot-nox
     git curl jq python3 openssl
+    openjdk-17-jre-headless maven # the Apache Kafka broker of the tests (scripts/kafka.sh)
 )
 
 missing=()

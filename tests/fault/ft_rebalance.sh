@@ -16,7 +16,7 @@
 # shellcheck source=faultlib.sh
 source "$(dirname "$0")/faultlib.sh"
 
-start_mock 6
+start_kafka 6
 start_sim sim --seed 16 --latency-ms 150 --jitter 0.3
 WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=8 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
 start_group w1 w2 -- "${WOPTS[@]}"

@@ -17,7 +17,7 @@ CYCLES=5
 RATE=${FT_CHURN_RATE:-1500}
 COUNT=$((RATE * 30))
 
-start_mock 6
+start_kafka 6
 start_sim sim --seed 23 --latency-ms 60 --jitter 0.3
 WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
 start_group w1 w2 -- "${WOPTS[@]}"

@@ -17,7 +17,7 @@ source "$(dirname "$0")/faultlib.sh"
 N=10000
 RATE=500
 
-start_mock 6
+start_kafka 6
 start_sim sim --seed 11 --latency-ms 40 --jitter 0.3
 WOPTS=("${FT_WOPTS[@]}" -X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
 start_group w1 w2 w3 -- "${WOPTS[@]}"

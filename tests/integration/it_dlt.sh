@@ -10,7 +10,7 @@
 # is answered.
 source "$(dirname "$0")/lib.sh"
 
-start_mock 4
+start_kafka 4
 start_sim sim --seed 3
 start_worker w1 -X sla.deadline.ms=30000
 wait_assigned w1

@@ -12,7 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 
 CHECKER="$KC_SRC/tests/fault/checker.py"
-start_mock 1
+start_kafka 1
 start_sim sim --seed 5
 start_worker w1 -X sla.deadline.ms=30000
 wait_assigned w1

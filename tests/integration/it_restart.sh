@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 
 N=300
 
-start_mock 4
+start_kafka 4
 start_sim sim --seed 6 --latency-ms 150 --jitter 0.2
 kctool gen-queries --prefix "$T/req" --id-prefix rs --count $N --distinct $N --seed 31 ||
     fail "generating the queries failed"

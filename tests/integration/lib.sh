@@ -32,6 +32,7 @@ KC_PIDS=()
 KC_PNAMES=()
 
 BOOTSTRAP=""
+KAFKA_DIR="" # scripts/kafka.sh's directory when start_kafka ran
 SIM_URL=""  # base URL for the worker's llm.url: http://127.0.0.1:PORT/v1
 SIM_BASE="" # http://127.0.0.1:PORT (for /stats)
 
@@ -117,6 +118,11 @@ stop_all()
     for ((i = ${#idx[@]} - 1; i >= 0; i--)); do
         stop_pid "${KC_PIDS[${idx[$i]}]}" "${KC_PNAMES[${idx[$i]}]}" 10
     done
+    # Apache Kafka last, and hard: the data is thrown away, and a controlled
+    # shutdown of a quorum that is going away can wait for a long time.
+    if [[ -n "$KAFKA_DIR" ]]; then
+        "$KC_SRC/scripts/kafka.sh" kill "$KAFKA_DIR"
+    fi
     if [[ $rc -eq 0 && "${KC_KEEP_TMP:-0}" != 1 ]]; then
         rm -rf "$T"
     else
@@ -182,6 +188,71 @@ start_mock()
     BOOTSTRAP="$(head -n 1 "$T/bootstrap")"
     [[ -n "$BOOTSTRAP" ]] || fail "empty bootstrap file"
     log "mock cluster at $BOOTSTRAP ($parts partitions)"
+}
+
+# start_kafka [PARTITIONS [single|cluster]]: Apache Kafka (KRaft) on loopback
+# through scripts/kafka.sh (jars fetched once into build/kafka), and the
+# topics the programs use, PARTITIONS partitions each (kclassify.alerts: 1;
+# replication 3 in cluster mode). Sets BOOTSTRAP and KAFKA_DIR; the nodes'
+# logs show up as $T/kafka-nodeN.log. For the tests about Kafka's behaviour
+# (offsets, rebalances, delivery, dead letters, kills); the others keep the
+# mock cluster, which starts in a second.
+start_kafka()
+{
+    local parts=${1:-4} mode=${2:-single} i
+    KAFKA_DIR="$T/kafka"
+    "$KC_SRC/scripts/kafka.sh" start "$mode" "$KAFKA_DIR" 2>>"$T/kafka.log" ||
+        fail "Apache Kafka ($mode) did not start"
+    for ((i = 1; i <= $(cat "$KAFKA_DIR/count"); i++)); do
+        ln -sf "$KAFKA_DIR/node$i/server.log" "$T/kafka-node$i.log"
+    done
+    "$KC_SRC/scripts/kafka.sh" topics "$KAFKA_DIR" "kclassify.requests:$parts" \
+        "kclassify.replies:$parts" "kclassify.requests.DLT:$parts" kclassify.alerts:1 \
+        2>>"$T/kafka.log" || fail "creating the topics failed"
+    BOOTSTRAP="$(cat "$KAFKA_DIR/bootstrap")"
+    log "Apache Kafka ($mode) at $BOOTSTRAP ($parts partitions)"
+}
+
+
+# kafka_leader TOPIC PARTITION: the node id leading it now.
+kafka_leader()
+{
+    "$PY" - "$BOOTSTRAP" "$1" "$2" <<'PYEOF'
+import sys
+from confluent_kafka.admin import AdminClient
+md = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(sys.argv[2], timeout=10)
+print(md.topics[sys.argv[2]].partitions[int(sys.argv[3])].leader)
+PYEOF
+}
+
+# kafka_isr_full TOPIC REPLICAS: every partition of TOPIC has REPLICAS in sync.
+# kafka_isr_below TOPIC REPLICAS: some partition has fewer.
+kafka_isr_full()
+{
+    "$PY" - "$BOOTSTRAP" "$1" "$2" <<'PYEOF'
+import sys
+from confluent_kafka.admin import AdminClient
+md = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(sys.argv[2], timeout=10)
+sys.exit(0 if all(len(p.isrs) >= int(sys.argv[3])
+                  for p in md.topics[sys.argv[2]].partitions.values()) else 1)
+PYEOF
+}
+
+kafka_isr_below()
+{
+    ! kafka_isr_full "$@"
+}
+
+# kafka_node DOWN|KILL|UP N: stop node N (SIGTERM: controlled shutdown), kill
+# it (-9), or start it again on its ports and data.
+kafka_node()
+{
+    case $1 in
+    DOWN) "$KC_SRC/scripts/kafka.sh" stop-node "$KAFKA_DIR" "$2" ;;
+    KILL) "$KC_SRC/scripts/kafka.sh" kill-node "$KAFKA_DIR" "$2" ;;
+    UP) "$KC_SRC/scripts/kafka.sh" start-node "$KAFKA_DIR" "$2" ;;
+    esac
+    log "kafka node $2: $1"
 }
 
 # start_sim NAME [SIM OPTIONS...]: sets SIM_URL, SIM_BASE and SIM_PID.
