@@ -1282,6 +1282,31 @@ START_TEST(test_round_trip_all_categories)
 }
 END_TEST
 
+START_TEST(test_reasoning_quotes)
+{
+    /* normalized queries, as the worker keeps them */
+    const char *norms[3] = {"what is tca",
+                            "does patient 4711 have elevated tmao levels after the "
+                            "new diet of june",
+                            "ok"};
+    size_t lens[3] = {strlen(norms[0]), strlen(norms[1]), strlen(norms[2])};
+
+    /* a span of the long query, any case and spacing */
+    ck_assert(kc_llm_reasoning_quotes("Others: PATIENT 4711 have   elevated TMAO levels after",
+                                      norms, lens, 3, 0));
+    /* the short one whole */
+    ck_assert(kc_llm_reasoning_quotes("they asked What is  TCA?", norms, lens, 3, 1));
+    /* its own query, a too short one ("ok"), or unrelated text: no */
+    ck_assert(!kc_llm_reasoning_quotes("what is tca, a cycle", norms, lens, 3, 0));
+    ck_assert(!kc_llm_reasoning_quotes("ok, a pathway question", norms, lens, 3, 0));
+    ck_assert(!kc_llm_reasoning_quotes("patient data mentioned", norms, lens, 3, 0));
+    /* fewer than 24 bytes of a long query in a row are not a quote */
+    ck_assert(!kc_llm_reasoning_quotes("about elevated tmao levels", norms, lens, 3, 0));
+    /* not valid UTF-8: cannot tell, so it is not passed on */
+    ck_assert(kc_llm_reasoning_quotes("bad \xff byte", norms, lens, 3, 0));
+}
+END_TEST
+
 static Suite *llm_proto_suite(void)
 {
     Suite *s = suite_create("llm_proto");
@@ -1341,6 +1366,7 @@ static Suite *llm_proto_suite(void)
     tcase_add_test(tc, test_body_cap);
     tcase_add_test(tc, test_deep_nesting);
     tcase_add_test(tc, test_many_fences);
+    tcase_add_test(tc, test_reasoning_quotes);
     suite_add_tcase(s, tc);
     return s;
 }

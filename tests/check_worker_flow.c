@@ -32,9 +32,9 @@ static void teardown(void)
 START_TEST(test_coalesce_one_call)
 {
     fk_req_t rs[3] = {
-        {"a", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL},
-        {"b", "  what is the tca CYCLE? ", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL},
-        {"c", "What is glycolysis?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL},
+        {"a", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL, NULL},
+        {"b", "  what is the tca CYCLE? ", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL, NULL},
+        {"c", "What is glycolysis?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL, NULL},
     };
     kc_result_t res;
 
@@ -133,7 +133,8 @@ END_TEST
 
 START_TEST(test_backlog_consumed_late)
 {
-    fk_req_t r = {"old", "What is the TCA cycle?", 2000, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL};
+    fk_req_t r = {"old", "What is the TCA cycle?", 2000, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL,
+                  NULL};
 
     fk_start(&f, NULL);
     r.created_at = f.now - 5 * 1000000; /* waited 5 s in Kafka */
@@ -264,8 +265,8 @@ END_TEST
 START_TEST(test_priority_first)
 {
     fk_req_t rs[2] = {
-        {"low", "q low", 0, 0, KC_PRIO_LOW, KC_CACHE_USE, NULL},
-        {"high", "q high", 0, 0, KC_PRIO_HIGH, KC_CACHE_USE, NULL},
+        {"low", "q low", 0, 0, KC_PRIO_LOW, KC_CACHE_USE, NULL, NULL},
+        {"high", "q high", 0, 0, KC_PRIO_HIGH, KC_CACHE_USE, NULL, NULL},
     };
 
     fk_start(&f, (const char *const[]){"llm.inflight.max=1", "llm.inflight.min=1",

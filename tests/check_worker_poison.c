@@ -51,13 +51,13 @@ START_TEST(test_reply_topics)
 {
     static char longname[601];
     fk_req_t rs[4] = {
-        {"bad-name", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, longname},
+        {"bad-name", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, longname, NULL},
         {"not-allowed", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE,
-         "kclassify.alerts"},
+         "kclassify.alerts", NULL},
         {"allowed", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE,
-         "kclassify.replies.svc1"},
+         "kclassify.replies.svc1", NULL},
         {"default", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE,
-         "kclassify.replies"},
+         "kclassify.replies", NULL},
     };
 
     memset(longname, 'x', 600);
@@ -80,7 +80,7 @@ END_TEST
 /* The kafka_replyTopic header is held to the same rules. */
 START_TEST(test_reply_topic_header)
 {
-    fk_req_t r = {"h", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL};
+    fk_req_t r = {"h", "What is the TCA cycle?", 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL, NULL};
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
     kc_buf_t v;
     kc_wmsg_t rec;
@@ -159,8 +159,8 @@ END_TEST
 /* A delivery that fails for good (topic not authorised): DLT. */
 START_TEST(test_delivery_refused_to_dlt)
 {
-    fk_req_t r = {"a",          "What is the TCA cycle?",  0, 0, KC_PRIO_NORMAL,
-                  KC_CACHE_USE, "kclassify.replies.locked"};
+    fk_req_t r = {"a",          "What is the TCA cycle?",   0,   0, KC_PRIO_NORMAL,
+                  KC_CACHE_USE, "kclassify.replies.locked", NULL};
 
     fk_start(&f, NULL);
     fk_feed(&f, &r, 1, 0);

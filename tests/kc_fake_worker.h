@@ -230,6 +230,7 @@ typedef struct fk_req_s {
     kc_priority_t priority;
     kc_cache_policy_t cache_policy;
     const char *reply_topic; /* NULL: none */
+    const char *tenant;      /* context["tenant"], NULL: none */
 } fk_req_t;
 
 /* Encode r as the value of a record at partition/offset. */
@@ -246,6 +247,11 @@ static inline void fk_encode(fk_t *f, const fk_req_t *r, kc_buf_t *out)
     req.created_at = r->created_at ? r->created_at : f->now;
     req.cache_policy = r->cache_policy;
     req.reply_topic = (char *)r->reply_topic;
+    kc_kv_t ctx = {"tenant", (char *)r->tenant};
+    if (r->tenant) {
+        req.context = &ctx;
+        req.context_cnt = 1;
+    }
     kc_buf_init(out);
     ck_assert_msg(kc_avro_request_encode(f->av, &req, out, errstr, sizeof(errstr)) == 0, "%s",
                   errstr);
@@ -273,7 +279,7 @@ static inline void fk_feed(fk_t *f, const fk_req_t *rs, size_t cnt, int64_t firs
 /* One request of query at offset off (default deadline). */
 static inline void fk_ask(fk_t *f, const char *id, const char *query, int64_t off)
 {
-    fk_req_t r = {id, query, 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL};
+    fk_req_t r = {id, query, 0, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL, NULL};
     fk_feed(f, &r, 1, off);
 }
 
@@ -361,28 +367,35 @@ static inline fk_call_t *fk_call(fk_t *f, size_t i)
 
 /* Answer call i: cats[k] is the category of its k-th query, NULL = no
  * result for it. */
-static inline void fk_answer(fk_t *f, size_t i, const char *const *cats)
+/* Answer call i: cats[k] is the category of its k-th query, NULL = no
+ * result for it; reasons (may be NULL) the reasoning of each. */
+static inline void fk_answer_why(fk_t *f, size_t i, const char *const *cats,
+                                 const char *const *reasons)
 {
     fk_call_t *c = fk_call(f, i);
     kc_llm_outcome_t out;
-    kc_buf_t content;
-    json_t *body;
-    char *text, errstr[256];
+    json_t *results = json_array(), *body;
+    char *content, *text, errstr[256];
 
-    kc_buf_init(&content);
-    kc_buf_puts(&content, "{\"results\":[");
-    for (size_t k = 0, sep = 0; k < c->n; k++) {
+    for (size_t k = 0; k < c->n; k++) {
         if (cats[k]) {
-            char item[128];
-            snprintf(item, sizeof(item), "%s{\"id\":\"q%zu\",\"category\":\"%s\"}",
-                     sep++ ? "," : "", k, cats[k]);
-            kc_buf_puts(&content, item);
+            char id[32];
+            json_t *r;
+            snprintf(id, sizeof(id), "q%zu", k);
+            r = json_pack("{s:s,s:s}", "id", id, "category", cats[k]);
+            if (reasons && reasons[k]) {
+                json_object_set_new(r, "reasoning", json_string(reasons[k]));
+            }
+            json_array_append_new(results, r);
         }
     }
-    kc_buf_puts(&content, "]}");
-    body = json_pack("{s:[{s:{s:s%},s:s}],s:s,s:{s:i,s:i}}", "choices", "message", "content",
-                     content.data, content.len, "finish_reason", "stop", "model", "fake-model",
-                     "usage", "prompt_tokens", 100, "completion_tokens", (int)(8 * c->n));
+    body = json_pack("{s:o}", "results", results);
+    content = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    body = json_pack("{s:[{s:{s:s},s:s}],s:s,s:{s:i,s:i}}", "choices", "message", "content",
+                     content, "finish_reason", "stop", "model", "fake-model", "usage",
+                     "prompt_tokens", 100, "completion_tokens", (int)(8 * c->n));
+    free(content);
     text = json_dumps(body, JSON_COMPACT);
     fk_outcome_init(&out);
     out.http_status = 200;
@@ -391,8 +404,12 @@ static inline void fk_answer(fk_t *f, size_t i, const char *const *cats)
                      0);
     free(text);
     json_decref(body);
-    kc_buf_free(&content);
     fk_finish(f, c, &out);
+}
+
+static inline void fk_answer(fk_t *f, size_t i, const char *const *cats)
+{
+    fk_answer_why(f, i, cats, NULL);
 }
 
 /* Answer every query of call i with cat. */

@@ -847,3 +847,52 @@ void kc_llm_response_clear(kc_llm_response_t *resp)
     free(resp->model);
     memset(resp, 0, sizeof(*resp));
 }
+
+/* needle (len bytes) occurs in hay (hay_len bytes)? */
+static bool contains(const char *hay, size_t hay_len, const char *needle, size_t len)
+{
+    for (size_t i = 0; len <= hay_len && i + len <= hay_len; i++) {
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+#define QUOTE_WINDOW 24
+#define QUOTE_MIN    8
+
+bool kc_llm_reasoning_quotes(const char *reasoning, const char *const *norms, const size_t *lens,
+                             size_t n, size_t self)
+{
+    size_t rlen = strlen(reasoning), hlen = 0;
+    char *hay = malloc(rlen + 1);
+    bool found = false;
+
+    if (!hay || kc_query_normalize(reasoning, rlen, hay, &hlen) != 0) {
+        free(hay);
+        return true; /* cannot tell: do not pass it on */
+    }
+    for (size_t j = 0; j < n && !found; j++) {
+        size_t len = lens[j];
+        if (j == self || len < QUOTE_MIN) {
+            continue;
+        }
+        if (len <= QUOTE_WINDOW) {
+            found = contains(hay, hlen, norms[j], len);
+            continue;
+        }
+        /* Windows every half window: a copied span of 1.5 windows holds one. */
+        for (size_t at = 0; !found; at += QUOTE_WINDOW / 2) {
+            if (at + QUOTE_WINDOW > len) {
+                at = len - QUOTE_WINDOW;
+            }
+            found = contains(hay, hlen, norms[j] + at, QUOTE_WINDOW);
+            if (at + QUOTE_WINDOW >= len) {
+                break;
+            }
+        }
+    }
+    free(hay);
+    return found;
+}

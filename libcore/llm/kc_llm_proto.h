@@ -205,6 +205,19 @@ int kc_llm_response_parse(const kc_taxonomy_t *tx, const char *body, size_t len,
 void kc_llm_response_clear(kc_llm_response_t *resp);
 
 /**
+ * @brief Does an answer's reasoning quote another query of its call? A query
+ * can ask the model to copy the others into its own reasoning, which would
+ * hand them to its requester (and to the shared caches). Compared on the
+ * normalized forms (kc_query_normalize: case and spacing folded): a match
+ * of any 24-byte window of another normalized query (the whole of one of
+ * 8 to 24 bytes) counts. Shorter queries are not looked for. Pure.
+ * @param norms, lens the normalized queries of the call; `self` is skipped.
+ * @returns true if it quotes one, or if the reasoning cannot be normalized.
+ */
+bool kc_llm_reasoning_quotes(const char *reasoning, const char *const *norms, const size_t *lens,
+                             size_t n, size_t self);
+
+/**
  * @brief Read an HTTP error body: OpenAI and llama.cpp
  * {"error":{"message","type","param","code"}}, vLLM
  * {"object":"error","message","param",...}, {"error":"..."},

@@ -349,6 +349,7 @@ static int setup(kc_worker_t *w, const char *api_key, bool kafka, char *errstr, 
         kc_l1_set_max_bytes(w->l1, (size_t)w->conf.cache_l1_max_mb << 20);
     }
     w->llm_enabled = *w->conf.llm_url != '\0';
+    w->isolate_tenants = strcmp(w->conf.batch_isolation, "tenant") == 0;
     if ((rc = kc_llm_conf_check(&lconf, errstr, errstr_size)) != 0) {
         return rc;
     }

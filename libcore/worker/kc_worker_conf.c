@@ -142,6 +142,10 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
      "Queries (one per line) resolved through the normal path at start-up, before consuming"},
     {"cache.warm.rate", KC_CONF_INT, "200", 1, 1000000, OFF(cache_warm_rate),
      "Warm-up queries started per second at most"},
+    {"batch.isolation", KC_CONF_STR, "none", 0, 0, OFF(batch_isolation),
+     "none: an LLM call may hold the queries of any requesters; tenant: only queries whose "
+     "requests carry the same context[\"tenant\"] share a call (identical queries still "
+     "coalesce and share the caches)"},
     {"batch.max.messages", KC_CONF_INT, "256", 1, 100000, OFF(batch_max_messages),
      "Requests per micro-batch at most"},
     {"batch.linger.ms", KC_CONF_INT, "2", 0, 1000, OFF(batch_linger_ms),
@@ -196,6 +200,7 @@ int kc_worker_conf_check(const kc_worker_conf_t *conf, char *errstr, size_t errs
 {
     static const char *const reasoning[] = {"none", "short", NULL};
     static const char *const confidence[] = {"auto", "field", "none", NULL};
+    static const char *const isolation[] = {"none", "tenant", NULL};
 
     if (!one_of(conf->llm_reasoning, reasoning)) {
         return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
@@ -204,6 +209,10 @@ int kc_worker_conf_check(const kc_worker_conf_t *conf, char *errstr, size_t errs
     if (!one_of(conf->llm_confidence, confidence)) {
         return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
                          "llm.confidence=%s: must be auto, field or none", conf->llm_confidence);
+    }
+    if (!one_of(conf->batch_isolation, isolation)) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                         "batch.isolation=%s: must be none or tenant", conf->batch_isolation);
     }
     return 0;
 }

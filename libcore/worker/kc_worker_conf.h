@@ -43,6 +43,7 @@ typedef struct kc_worker_conf_s {
     int64_t llm_breaker_open_ms;
     int64_t llm_breaker_open_max_ms;
     char *llm_api_key_file;
+    char *batch_isolation;
     int llm_allow_insecure;
     int64_t cache_l1_entries;
     int64_t cache_l1_ttl_s;

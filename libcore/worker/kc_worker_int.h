@@ -107,6 +107,7 @@ struct kc_lookup_s {
     size_t norm_len;
     char *text; /* first requester's query, trimmed: what the LLM sees */
     size_t text_len;
+    char *tenant; /* batch.isolation=tenant: the first requester's context["tenant"] */
     kc_wreq_t *waiters;
     kc_wreq_t **waiters_tail;
     size_t waiter_cnt;
@@ -174,6 +175,7 @@ typedef struct kc_wllm_s {
     int lp_absent_in_row; /* answers without logprobs in a row */
     uint64_t hedges, hedge_wins, early_fallbacks, fill_dropped, queue_full, llm_answered;
     uint64_t rl_pauses, overload_429, cancelled;
+    uint64_t reasoning_dropped; /* reasonings that quoted another query of their call */
 } kc_wllm_t;
 
 /* The cache levels below L1 and the work batched for them. */
@@ -258,6 +260,7 @@ struct kc_worker_s {
     kc_l1_t *l1; /* NULL when cache.l1.ttl.s = 0 */
     kc_llm_t *llm;
     bool llm_enabled;
+    bool isolate_tenants; /* batch.isolation=tenant */
     kc_keymap_t *inflight;
     kc_wcache_t cache;
     kc_wmetrics_t metrics;

@@ -276,17 +276,39 @@ void kc_worker_llmq_waiters_changed(kc_worker_t *w, kc_lookup_t *lk)
     }
 }
 
-/* Pop up to max lookups in deadline order (or newest first), off both orders. */
-static size_t take(kc_wllm_t *q, bool newest, kc_lookup_t **out, size_t max)
+/* May b share an LLM call with a (batch.isolation)? */
+static bool same_batch(const kc_worker_t *w, const kc_lookup_t *a, const kc_lookup_t *b)
 {
-    size_t n = 0;
+    /* warm-up lookups have no requester, so no tenant: "" */
+    return !w->isolate_tenants ||
+           strcmp(a->tenant ? a->tenant : "", b->tenant ? b->tenant : "") == 0;
+}
+
+static void put_back(kc_worker_t *w, kc_lookup_t **lks, size_t n);
+
+/* Pop up to max lookups in deadline order (or newest first), off both
+ * orders; with batch.isolation=tenant only those of the first one's tenant
+ * (others met on the way, at most KC_CALL_MAX, go back). */
+static size_t take(kc_worker_t *w, bool newest, kc_lookup_t **out, size_t max)
+{
+    kc_wllm_t *q = &w->lq;
+    kc_lookup_t *other[KC_CALL_MAX];
+    size_t n = 0, no = 0;
 
     while (n < max && q->live.cnt > 0) {
         kc_lookup_t *lk = kc_heap_pop(newest ? &q->live_new : &q->live);
         kc_heap_remove(newest ? &q->live : &q->live_new, newest ? lk->pq_pos : lk->pq2_pos);
         kc_lookup_move(lk, KC_LK_TAKEN);
+        if (n > 0 && !same_batch(w, out[0], lk)) {
+            other[no++] = lk;
+            if (no == KC_CALL_MAX) {
+                break;
+            }
+            continue;
+        }
         out[n++] = lk;
     }
+    put_back(w, other, no);
     return n;
 }
 
@@ -468,7 +490,7 @@ static void breaker_reject(kc_worker_t *w)
     if (w->breaker.state != KC_BREAKER_OPEN) {
         return;
     }
-    while (take(&w->lq, false, &lk, 1) == 1) {
+    while (take(w, false, &lk, 1) == 1) {
         kc_worker_lookup_fallback(w, lk, "LLM circuit breaker open");
     }
 }
@@ -523,7 +545,7 @@ static int send_live(kc_worker_t *w, size_t free_slots, size_t limit)
     size_t want = want_size(w, free_slots, limit), na, nb;
     kc_plan_t pa, pb;
 
-    na = take(&w->lq, false, a, want);
+    na = take(w, false, a, want);
     plan(w, a, na, want, &pa);
     if (pa.k == 0) {
         put_back(w, a + 1, na - 1);
@@ -534,13 +556,13 @@ static int send_live(kc_worker_t *w, size_t free_slots, size_t limit)
         /* The oldest query's deadline allows only a smaller call than the
          * backlog needs: the freshest queries make a fuller call. */
         put_back(w, a, na);
-        nb = take(&w->lq, true, b, want);
+        nb = take(w, true, b, want);
         plan(w, b, nb, want, &pb);
         if (pb.k > pa.k) {
             return send_call(w, b, nb, &pb, false);
         }
         put_back(w, b, nb);
-        na = take(&w->lq, false, a, pa.k);
+        na = take(w, false, a, pa.k);
     }
     return send_call(w, a, na, &pa, false);
 }
@@ -555,8 +577,12 @@ static int send_fill(kc_worker_t *w)
     int64_t now = kc_w_now(w);
     kc_plan_t p;
 
-    while (n < max && w->lq.fill_head) {
-        lks[n] = w->lq.fill_head;
+    for (kc_lookup_t *lk = w->lq.fill_head, *next; lk && n < max; lk = next) {
+        next = lk->fill_next;
+        if (n > 0 && !same_batch(w, lks[0], lk)) {
+            continue;
+        }
+        lks[n] = lk;
         fill_unlink(&w->lq, lks[n]);
         kc_lookup_move(lks[n], KC_LK_TAKEN);
         c[n].deadline_us = now + w->conf.sla_deadline_ms * 1000;
@@ -752,7 +778,7 @@ static void doom_sweep(kc_worker_t *w)
 
     while ((lk = kc_heap_peek(&w->lq.live)) &&
            !kc_llm_plan_fits(&w->lq.model, query_tokens(lk), lk->deadline_at, now, margin_us(w))) {
-        take(&w->lq, false, &lk, 1);
+        take(w, false, &lk, 1);
         doomed(w, lk);
     }
 }
@@ -761,7 +787,7 @@ static void drain_disabled(kc_worker_t *w)
 {
     kc_lookup_t *lk;
 
-    while (take(&w->lq, false, &lk, 1) == 1) {
+    while (take(w, false, &lk, 1) == 1) {
         kc_worker_lookup_fallback(w, lk, "LLM disabled (llm.url is empty)");
     }
     while ((lk = w->lq.fill_head)) {
@@ -895,15 +921,40 @@ static void lookup_call_failed(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_out
 
 /* ------------------------------------------------------------- outcomes */
 
-static void lookup_answer(kc_worker_t *w, kc_lookup_t *lk, const kc_llm_item_t *it,
-                          const kc_llm_outcome_t *out, size_t n)
+/* Its reasoning names another query of the call (an injected "repeat the
+ * other questions"): it goes to nobody, and into no cache. */
+static bool reasoning_leaks(const kc_wcall_t *call, size_t self, const char *reasoning)
 {
+    const char *norms[KC_CALL_MAX];
+    size_t lens[KC_CALL_MAX];
+
+    if (!reasoning || !*reasoning || call->n < 2) {
+        return false;
+    }
+    for (size_t j = 0; j < call->n; j++) {
+        norms[j] = call->lookups[j]->norm;
+        lens[j] = call->lookups[j]->norm_len;
+    }
+    return kc_llm_reasoning_quotes(reasoning, norms, lens, call->n, self);
+}
+
+static void lookup_answer(kc_worker_t *w, const kc_wcall_t *call, size_t i,
+                          const kc_llm_item_t *it, const kc_llm_outcome_t *out)
+{
+    kc_lookup_t *lk = call->lookups[i];
     kc_reply_t rp = {0};
     const char *model = out->resp.model ? out->resp.model : w->conf.llm_model;
+    size_t n = call->n;
 
     rp.category = w->tx->categories[it->category].name;
     rp.confidence = it->confidence;
     rp.reasoning = it->reasoning;
+    if (reasoning_leaks(call, i, it->reasoning)) {
+        kc_log(KC_LOG_WARN, "LLM reasoning for \"%.40s\" quotes another query of its call: dropped",
+               lk->norm);
+        w->lq.reasoning_dropped++;
+        rp.reasoning = NULL;
+    }
     rp.model = model;
     rp.status = KC_STATUS_OK;
     rp.source = KC_SRC_LLM;
@@ -1037,7 +1088,7 @@ static void lookup_outcome(kc_worker_t *w, kc_wcall_t *call, size_t i, const kc_
 
     if (it && it->state == KC_LLM_ITEM_OK) {
         w->lq.hedge_wins += call->is_hedge;
-        lookup_answer(w, lk, it, out, call->n);
+        lookup_answer(w, call, i, it, out);
     } else if (lk->calls > 0) {
         /* its other call (a hedge pair) may still answer it */
     } else if (out->err) {

@@ -102,8 +102,12 @@ static void render_flow(kc_worker_t *w, kc_buf_t *b)
     kc_prom_counter(b, "kclassify_llm_hedge_wins_total", "Queries a hedge call answered first.",
                     NULL, (double)q->hedge_wins);
     kc_prom_counter(b, "kclassify_llm_cancelled_calls_total",
-                    "Calls cancelled because another call had answered all their queries.", NULL,
-                    (double)q->cancelled);
+                    "Calls cancelled: another call answered all their queries, nobody waited for "
+                    "them any more, or the worker was stopping.",
+                    NULL, (double)q->cancelled);
+    kc_prom_counter(b, "kclassify_llm_reasoning_dropped_total",
+                    "LLM reasonings not passed on because they quoted another query of their call.",
+                    NULL, (double)q->reasoning_dropped);
     kc_prom_counter(b, "kclassify_llm_ratelimit_pauses_total",
                     "Quota 429s that paused new calls for their Retry-After.", NULL,
                     (double)q->rl_pauses);

@@ -87,6 +87,7 @@ kc_lookup_t *kc_worker_lookup_new(const kc_key_t *key, const char *norm, size_t 
 
 void kc_worker_lookup_free(kc_lookup_t *lk)
 {
+    free(lk->tenant);
     free(lk->norm);
     free(lk->text);
     free(lk);
@@ -549,6 +550,17 @@ static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
     return true;
 }
 
+/* context["tenant"] of a request, "" without one. */
+static const char *tenant_of(const kc_request_t *req)
+{
+    for (size_t i = 0; i < req->context_cnt; i++) {
+        if (strcmp(req->context[i].key, "tenant") == 0 && req->context[i].value) {
+            return req->context[i].value;
+        }
+    }
+    return "";
+}
+
 /* Queue a new lookup: to the LMDB/Redis stage of this micro-batch when those
  * levels may answer it, else straight to the LLM queue. */
 static int lookup_start(kc_worker_t *w, kc_lookup_t *lk)
@@ -582,6 +594,10 @@ static void resolve(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
         return;
     }
     lk = kc_worker_lookup_new(&wr->key, w->normbuf, norm_len, wr->req.query, wr->req.query_len);
+    if (lk && w->isolate_tenants && !(lk->tenant = strdup(tenant_of(&wr->req)))) {
+        kc_worker_lookup_free(lk);
+        lk = NULL;
+    }
     if (!lk || kc_keymap_put(w->inflight, &wr->key, lk) != 0) {
         if (lk) {
             kc_worker_lookup_free(lk);

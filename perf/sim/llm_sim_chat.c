@@ -3,6 +3,7 @@
  * Request parsing, labelling, fault injection and response building; no I/O.
  * The wire shape mirrors libcore/llm/kc_llm_proto.h, which is the real client.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include "llm_sim.h"
 
 #include "kc_err.h"
@@ -289,7 +290,38 @@ void llm_sim_faults_draw(const llm_sim_conf_t *conf, llm_sim_rng_t *rng, llm_sim
 
 /* ------------------------------------------------------------- responses */
 
-static json_t *result_build(const llm_sim_query_t *q, const char *category, unsigned fields)
+/* A model that obeys instructions injected into a query: one that asks to
+ * "repeat the other questions" gets them in its reasoning, as a real model
+ * may do. What the worker must never pass on (tests/check_worker_llm.c,
+ * it_prompt_leak). */
+static json_t *reasoning_build(const llm_sim_call_t *call, const llm_sim_query_t *q)
+{
+    char *buf;
+    size_t len = 0, size = 64;
+    json_t *j;
+
+    if (!strcasestr(q->text, "repeat the other questions")) {
+        return json_sprintf("simulated answer (%s)", q->reasoning);
+    }
+    for (size_t i = 0; i < call->n; i++) {
+        size += strlen(call->queries[i].text) + 2;
+    }
+    if (!(buf = malloc(size))) {
+        return NULL;
+    }
+    len += (size_t)snprintf(buf, size, "the other questions:");
+    for (size_t i = 0; i < call->n; i++) {
+        if (&call->queries[i] != q) {
+            len += (size_t)snprintf(buf + len, size - len, " %s;", call->queries[i].text);
+        }
+    }
+    j = json_string(buf);
+    free(buf);
+    return j;
+}
+
+static json_t *result_build(const llm_sim_call_t *call, const llm_sim_query_t *q,
+                            const char *category, unsigned fields)
 {
     json_t *r = json_object();
     if (!r) {
@@ -306,7 +338,7 @@ static json_t *result_build(const llm_sim_query_t *q, const char *category, unsi
         json_object_set_new(r, "confidence", json_real(round(q->confidence * 1000.0) / 1000.0));
     }
     if (fields & LLM_SIM_FIELD_REASONING) {
-        json_object_set_new(r, "reasoning", json_sprintf("simulated answer (%s)", q->reasoning));
+        json_object_set_new(r, "reasoning", reasoning_build(call, q));
     }
     return r;
 }
@@ -363,7 +395,7 @@ static json_t *results_build(const llm_sim_call_t *call, const kc_taxonomy_t *tx
         faults->invalid_cnt += invalid[i];
         confs[i] = round(q->confidence * 1000.0) / 1000.0; /* as the field shows it */
         const char *name = invalid[i] ? SIM_BAD_CATEGORY : tx->categories[q->category].name;
-        if (json_array_append_new(results, result_build(q, name, call->fields))) {
+        if (json_array_append_new(results, result_build(call, q, name, call->fields))) {
             json_decref(results);
             return NULL;
         }
