@@ -938,8 +938,8 @@ static bool reasoning_leaks(const kc_wcall_t *call, size_t self, const char *rea
     return kc_llm_reasoning_quotes(reasoning, norms, lens, call->n, self);
 }
 
-static void lookup_answer(kc_worker_t *w, const kc_wcall_t *call, size_t i,
-                          const kc_llm_item_t *it, const kc_llm_outcome_t *out)
+static void lookup_answer(kc_worker_t *w, const kc_wcall_t *call, size_t i, const kc_llm_item_t *it,
+                          const kc_llm_outcome_t *out)
 {
     kc_lookup_t *lk = call->lookups[i];
     kc_reply_t rp = {0};
