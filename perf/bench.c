@@ -105,6 +105,8 @@ static void usage(FILE *fp)
         "  --llm-arg ARG      pass ARG to the simulator verbatim (repeatable), e.g.\n"
         "                     --llm-arg=--fail-500=0.15 or --llm-arg=--tpm=200000\n"
         "  --no-redis / --no-lmdb   leave the L3 / L2 cache out\n"
+        "  --kafka mock|real  librdkafka's mock cluster [mock], or Apache Kafka 4.1.1 (KRaft,\n"
+        "                     one node) through scripts/kafka.sh ($KC_KAFKA_SH overrides where)\n"
         "  -X KEY=VALUE       worker property (repeatable)   -c FILE  worker properties file\n"
         "  --prewarm          before the measured run, send every distinct query once (not\n"
         "                     measured) so the run starts with warm caches\n"
@@ -201,7 +203,8 @@ enum {
     O_PREWARM,
     O_NAIVE_DL,
     O_LLMPROFILE,
-    O_LLMARG
+    O_LLMARG,
+    O_KAFKA
 };
 
 static const struct option longopts[] = {{"pattern", 1, 0, O_PATTERN},
@@ -233,6 +236,7 @@ static const struct option longopts[] = {{"pattern", 1, 0, O_PATTERN},
                                          {"llm-max-concurrency", 1, 0, O_LLMCONC},
                                          {"llm-profile", 1, 0, O_LLMPROFILE},
                                          {"llm-arg", 1, 0, O_LLMARG},
+                                         {"kafka", 1, 0, O_KAFKA},
                                          {"no-redis", 0, 0, O_NOREDIS},
                                          {"no-lmdb", 0, 0, O_NOLMDB},
                                          {"naive", 0, 0, O_NAIVE},
@@ -337,6 +341,13 @@ static int opt_stack(opts_t *o, int c, const char *a)
         return num(a, 1, BENCH_MAX_WORKERS, &v) ? -1 : (so->workers = (int)v, 0);
     case O_PARTS:
         return num(a, 1, 1000, &v) ? -1 : (so->partitions = (int)v, 0);
+    case O_KAFKA:
+        if (strcmp(a, "mock") != 0 && strcmp(a, "real") != 0) {
+            fprintf(stderr, "%% --kafka: mock or real, not %s\n", a);
+            return -1;
+        }
+        so->real_kafka = strcmp(a, "real") == 0;
+        return 0;
     case O_LLMLAT:
         return num(a, 0, 600000, &so->llm_latency_ms);
     case O_LLMJIT:

@@ -204,6 +204,7 @@ typedef struct bench_stack_opts_s {
     bool redis;
     bool lmdb;
     bool naive;
+    bool real_kafka; /**< --kafka real: Apache Kafka through scripts/kafka.sh */
     int fetch_wait_ms;
     const char *props[BENCH_MAX_PROPS]; /**< -X key=value for the workers */
     int prop_cnt;
@@ -219,6 +220,7 @@ typedef struct bench_stack_s {
     char dir[512];
     char bindir[512];
     char bootstrap[256];
+    char kafka_dir[600]; /**< --kafka real: the broker's directory, "" otherwise */
     char sim_base[128];
     char redis_url[128];
     char *metrics_urls[BENCH_MAX_WORKERS];

@@ -149,6 +149,53 @@ static int start_mock(bench_stack_t *st, const bench_stack_opts_t *o, char *errs
     return 0;
 }
 
+/* scripts/kafka.sh: $KC_KAFKA_SH, else next to the build tree's bin/. */
+static void kafka_sh(const bench_stack_t *st, char *out, size_t size)
+{
+    const char *env = getenv("KC_KAFKA_SH");
+
+    if (env && *env) {
+        snprintf(out, size, "%s", env);
+    } else {
+        snprintf(out, size, "%s/../../scripts/kafka.sh", st->bindir);
+    }
+}
+
+/* Run scripts/kafka.sh with args; its output to DIR/kafka.log. */
+static int kafka_sh_run(const bench_stack_t *st, const char *args)
+{
+    char sh[700], cmd[2400];
+
+    kafka_sh(st, sh, sizeof(sh));
+    snprintf(cmd, sizeof(cmd), "'%s' %s >>'%s/kafka.log' 2>&1", sh, args, st->dir);
+    return system(cmd);
+}
+
+static int start_real_kafka(bench_stack_t *st, const bench_stack_opts_t *o, char *errstr,
+                            size_t errstr_size)
+{
+    char args[1600], bsfile[700];
+
+    snprintf(st->kafka_dir, sizeof(st->kafka_dir), "%s/kafka", st->dir);
+    snprintf(args, sizeof(args), "start single '%s'", st->kafka_dir);
+    if (kafka_sh_run(st, args) != 0) {
+        st->kafka_dir[0] = '\0';
+        return kc_seterr(KC_ERR_IO, errstr, errstr_size,
+                         "Apache Kafka did not start (see %s/kafka.log)", st->dir);
+    }
+    snprintf(args, sizeof(args),
+             "topics '%s' kclassify.requests:%d kclassify.replies:%d kclassify.requests.DLT:%d "
+             "kclassify.alerts:1",
+             st->kafka_dir, o->partitions, o->partitions, o->partitions);
+    snprintf(bsfile, sizeof(bsfile), "%s/bootstrap", st->kafka_dir);
+    if (kafka_sh_run(st, args) != 0 || slurp(bsfile, st->bootstrap, sizeof(st->bootstrap)) <= 0) {
+        return kc_seterr(KC_ERR_IO, errstr, errstr_size,
+                         "creating the topics failed (see %s/kafka.log)", st->dir);
+    }
+    st->bootstrap[strcspn(st->bootstrap, "\r\n")] = '\0';
+    return 0;
+}
+
 static int start_redis(bench_stack_t *st, char *errstr, size_t errstr_size)
 {
     char port[16], log[600];
@@ -376,7 +423,7 @@ int bench_stack_start(bench_stack_t *st, const bench_stack_opts_t *o, const char
         return kc_seterr(KC_ERR_IO, errstr, errstr_size, "mkdir %s: %s", dir, strerror(errno));
     }
     if ((rc = bindir_find(st, errstr, errstr_size)) != 0 ||
-        (rc = start_mock(st, o, errstr, errstr_size)) != 0 ||
+        (rc = (o->real_kafka ? start_real_kafka : start_mock)(st, o, errstr, errstr_size)) != 0 ||
         (o->redis && !o->naive && (rc = start_redis(st, errstr, errstr_size)) != 0) ||
         (rc = start_sim(st, o, errstr, errstr_size)) != 0 ||
         (rc = start_workers(st, o, errstr, errstr_size)) != 0) {
@@ -407,6 +454,12 @@ void bench_stack_stop(bench_stack_t *st)
         }
     }
     st->proc_cnt = 0;
+    if (st->kafka_dir[0]) { /* last, after the workers committed */
+        char args[700];
+        snprintf(args, sizeof(args), "kill '%s'", st->kafka_dir);
+        kafka_sh_run(st, args);
+        st->kafka_dir[0] = '\0';
+    }
     for (int i = 0; i < st->worker_cnt; i++) {
         free(st->metrics_urls[i]);
         st->metrics_urls[i] = NULL;

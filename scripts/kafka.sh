@@ -2,8 +2,13 @@
 # Apache Kafka (KRaft) on loopback for the tests and benchmarks.
 #
 #   scripts/kafka.sh fetch                       jars into $KC_KAFKA_HOME (default build/kafka)
-#   scripts/kafka.sh start single|cluster DIR    format and start 1 or 3 nodes under DIR;
-#                                                DIR/bootstrap gets host:port,...
+#   scripts/kafka.sh start single|cluster DIR [--sasl]
+#                                                format and start 1 or 3 nodes under DIR;
+#                                                DIR/bootstrap gets host:port,...; --sasl adds
+#                                                a SASL_PLAINTEXT (PLAIN) listener with ACLs
+#                                                enforced (DIR/bootstrap.sasl; users admin,
+#                                                worker, client, password USER-secret; the
+#                                                PLAINTEXT listener stays, as a super user)
 #   scripts/kafka.sh topics DIR NAME:PARTS ...   create topics (replication: 1 or 3)
 #   scripts/kafka.sh stop-node DIR N             stop node N (1..3) alone (SIGTERM, then KILL)
 #   scripts/kafka.sh kill-node DIR N             kill -9 node N
@@ -63,18 +68,26 @@ java_run()
 # node_conf DIR N COUNT: write DIR/nodeN/server.properties.
 node_conf()
 {
-    local dir=$1 n=$2 count=$3 voters="" i rf=1 isr=1
+    local dir=$1 n=$2 count=$3 voters="" i rf=1 isr=1 lst adv map
     ((count == 3)) && rf=3 && isr=2
     for ((i = 1; i <= count; i++)); do
         voters+="${voters:+,}$i@127.0.0.1:$(cat "$dir/node$i/controller.port")"
     done
+    lst="PLAINTEXT://127.0.0.1:$(cat "$dir/node$n/port"),CONTROLLER://127.0.0.1:$(cat "$dir/node$n/controller.port")"
+    adv="PLAINTEXT://127.0.0.1:$(cat "$dir/node$n/port")"
+    map="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if [[ -f "$dir/sasl" ]]; then
+        lst+=",SASL_PLAINTEXT://127.0.0.1:$(cat "$dir/node$n/sasl.port")"
+        adv+=",SASL_PLAINTEXT://127.0.0.1:$(cat "$dir/node$n/sasl.port")"
+        map+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+    fi
     cat >"$dir/node$n/server.properties" <<EOF
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(cat "$dir/node$n/port"),CONTROLLER://127.0.0.1:$(cat "$dir/node$n/controller.port")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(cat "$dir/node$n/port")
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$lst
+advertised.listeners=$adv
+listener.security.protocol.map=$map
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/node$n/data
@@ -101,6 +114,17 @@ num.recovery.threads.per.data.dir=1
 log.segment.bytes=67108864
 log.retention.check.interval.ms=60000
 EOF
+    if [[ -f "$dir/sasl" ]]; then
+        # The PLAINTEXT and controller listeners authenticate nobody
+        # (ANONYMOUS): a super user, for the brokers and the test harness.
+        cat >>"$dir/node$n/server.properties" <<'EOF'
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_worker="worker-secret" user_client="client-secret";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:admin
+allow.everyone.if.no.acl.found=false
+EOF
+    fi
 }
 
 log_conf()
@@ -157,17 +181,20 @@ PY
 
 start()
 {
-    local mode=$1 dir=$2 count=1 id i t0=$SECONDS
-    [[ $mode == single || $mode == cluster ]] || die "start single|cluster DIR"
+    local mode=$1 dir=$2 sasl=${3:-} count=1 id i t0=$SECONDS
+    [[ $mode == single || $mode == cluster ]] || die "start single|cluster DIR [--sasl]"
+    [[ -z $sasl || $sasl == --sasl ]] || die "start: unknown option $sasl"
     [[ $mode == cluster ]] && count=3
     fetch
     mkdir -p "$dir"
     dir="$(cd "$dir" && pwd)"
     log_conf "$dir"
+    [[ -n $sasl ]] && touch "$dir/sasl"
     for ((i = 1; i <= count; i++)); do
         mkdir -p "$dir/node$i/data"
         free_port >"$dir/node$i/port"
         free_port >"$dir/node$i/controller.port"
+        [[ -z $sasl ]] || free_port >"$dir/node$i/sasl.port"
     done
     echo "$count" >"$dir/count"
     id=$(java_run "$dir" -Dkafka.logs.dir="$dir" kafka.tools.StorageTool random-uuid 2>/dev/null |
@@ -183,6 +210,12 @@ start()
     done
     echo >>"$dir/bootstrap.tmp"
     mv "$dir/bootstrap.tmp" "$dir/bootstrap"
+    if [[ -n $sasl ]]; then
+        for ((i = 1; i <= count; i++)); do
+            printf '%s127.0.0.1:%s' "$( ((i > 1)) && echo ,)" "$(cat "$dir/node$i/sasl.port")"
+        done >"$dir/bootstrap.sasl"
+        echo >>"$dir/bootstrap.sasl"
+    fi
     for ((i = 1; i <= count; i++)); do
         start_node "$dir" "$i"
     done
@@ -241,7 +274,7 @@ stop()
 cmd=${1:-}
 case $cmd in
 fetch) fetch ;;
-start) start "${2:-}" "${3:?DIR}" ;;
+start) start "${2:-}" "${3:?DIR}" "${4:-}" ;;
 topics) topics "${2:?DIR}" "${@:3}" ;;
 stop-node) stop_node "${2:?DIR}" "${3:?N}" ;;
 kill-node) stop_node "${2:?DIR}" "${3:?N}" KILL ;;

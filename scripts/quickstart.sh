@@ -5,10 +5,25 @@
 # worker with an LMDB directory. Sends
 # examples/queries.txt twice (the second round is answered from cache) and
 # prints the results. Stops everything it started, also on Ctrl-C.
+#
+#   scripts/quickstart.sh [--kafka mock|real] [QUERIES_FILE]
+#
+# --kafka real runs Apache Kafka 4.1.1 (KRaft, one node, scripts/kafka.sh;
+# fetched from Maven Central the first time) instead of the mock cluster,
+# which starts in a second and needs no JVM.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+KAFKA=mock
+if [ "${1:-}" = "--kafka" ]; then
+    KAFKA=${2:-}
+    shift 2 || true
+fi
+case $KAFKA in
+mock | real) ;;
+*) echo "usage: scripts/quickstart.sh [--kafka mock|real] [QUERIES_FILE]" >&2; exit 64 ;;
+esac
 QUERIES=${1:-examples/queries.txt}
 BIN=build/bin
 PY=/usr/bin/python3
@@ -27,6 +42,7 @@ cleanup() {
         kill -TERM "${PIDS[i]}" 2>/dev/null || true
         wait "${PIDS[i]}" 2>/dev/null || true
     done
+    if [ "$KAFKA" = real ]; then scripts/kafka.sh kill "$WORK/kafka" || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -37,11 +53,21 @@ wait_file() { # file seconds
     echo "% timed out waiting for $1" >&2; return 1
 }
 
-"$BIN/kclassify-kafka-mock" -p 4 --bootstrap-file "$WORK/bootstrap" >"$WORK/mock.out" 2>"$WORK/mock.log" &
-PIDS+=($!)
-wait_file "$WORK/bootstrap" 10
-BROKERS=$(cat "$WORK/bootstrap")
-echo "% mock Kafka cluster: $BROKERS" >&2
+if [ "$KAFKA" = real ]; then
+    scripts/kafka.sh start single "$WORK/kafka"
+    scripts/kafka.sh topics "$WORK/kafka" kclassify.requests:4 kclassify.replies:4 \
+        kclassify.requests.DLT:4 kclassify.alerts:1
+    BROKERS=$(cat "$WORK/kafka/bootstrap")
+    echo "% Apache Kafka (KRaft, one node): $BROKERS" >&2
+    FETCH_WAIT=() # a real broker answers a fetch as soon as data is there
+else
+    "$BIN/kclassify-kafka-mock" -p 4 --bootstrap-file "$WORK/bootstrap" >"$WORK/mock.out" 2>"$WORK/mock.log" &
+    PIDS+=($!)
+    wait_file "$WORK/bootstrap" 10
+    BROKERS=$(cat "$WORK/bootstrap")
+    echo "% mock Kafka cluster: $BROKERS" >&2
+    FETCH_WAIT=(-X kafka.fetch.wait.max.ms=10) # the mock answers only when the wait expires
+fi
 
 if [ -n "${KCLASSIFY_LLM_URL:-}" ]; then
     LLM_URL=$KCLASSIFY_LLM_URL
@@ -70,7 +96,7 @@ METRICS_PORT=$(free_port)
     -X llm.model="${KCLASSIFY_LLM_MODEL:-gpt-4o-mini}" -X worker.id=quickstart-1 \
     -X cache.lmdb.path="$WORK/lmdb" -X cache.redis.url="redis://127.0.0.1:$REDIS_PORT/0" \
     -X metrics.port="$METRICS_PORT" \
-    -X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 -X kafka.fetch.wait.max.ms=10 \
+    -X kafka.session.timeout.ms=6000 -X kafka.heartbeat.interval.ms=500 "${FETCH_WAIT[@]}" \
     2>"$WORK/worker.log" &
 PIDS+=($!)
 

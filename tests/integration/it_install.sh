@@ -46,8 +46,11 @@ cc -std=gnu11 -Wall -Wextra -Werror $san -o "$T/c_service" "$KC_SRC/examples/c_s
 req=$(pkg-config --print-requires kclassify | awk '{print $1}' | sort | tr '\n' ' ')
 [[ "$req" == "avro-c jansson libxxhash rdkafka " ]] ||
     fail "kclassify.pc requires '$req' (expected only avro-c jansson libxxhash rdkafka)"
-LD_LIBRARY_PATH="$LIBDIR" ldd "$T/c_service" | grep -q "libkcclient.so.0 => $LIBDIR" ||
-    fail "c_service is not linked to the installed libkcclient.so.0: $(ldd "$T/c_service")"
+# Not `ldd | grep -q`: grep may exit before ldd has written everything, and
+# under pipefail ldd's SIGPIPE fails the pipeline (seen once in CI).
+linked=$(LD_LIBRARY_PATH="$LIBDIR" ldd "$T/c_service")
+[[ "$linked" == *"libkcclient.so.0 => $LIBDIR"* ]] ||
+    fail "c_service is not linked to the installed libkcclient.so.0: $linked"
 # shellcheck disable=SC2086
 cc -std=gnu11 -Wall -Wextra -Werror $san -o "$T/c_service_static" "$KC_SRC/examples/c_service.c" \
     $cflags "$LIBDIR/libkcclient.a" "$LIBDIR/libkcwire.a" "$LIBDIR/libkcbase.a" \

@@ -197,11 +197,13 @@ start_mock()
 # logs show up as $T/kafka-nodeN.log. For the tests about Kafka's behaviour
 # (offsets, rebalances, delivery, dead letters, kills); the others keep the
 # mock cluster, which starts in a second.
+# With --sasl a third argument: a SASL_PLAINTEXT listener with ACLs enforced
+# too, in BOOTSTRAP_SASL (BOOTSTRAP stays the unauthenticated super-user one).
 start_kafka()
 {
-    local parts=${1:-4} mode=${2:-single} i
+    local parts=${1:-4} mode=${2:-single} sasl=${3:-} i
     KAFKA_DIR="$T/kafka"
-    "$KC_SRC/scripts/kafka.sh" start "$mode" "$KAFKA_DIR" 2>>"$T/kafka.log" ||
+    "$KC_SRC/scripts/kafka.sh" start "$mode" "$KAFKA_DIR" $sasl 2>>"$T/kafka.log" ||
         fail "Apache Kafka ($mode) did not start"
     for ((i = 1; i <= $(cat "$KAFKA_DIR/count"); i++)); do
         ln -sf "$KAFKA_DIR/node$i/server.log" "$T/kafka-node$i.log"
@@ -210,6 +212,10 @@ start_kafka()
         "kclassify.replies:$parts" "kclassify.requests.DLT:$parts" kclassify.alerts:1 \
         2>>"$T/kafka.log" || fail "creating the topics failed"
     BOOTSTRAP="$(cat "$KAFKA_DIR/bootstrap")"
+    if [[ -n $sasl ]]; then
+        BOOTSTRAP_SASL="$(cat "$KAFKA_DIR/bootstrap.sasl")"
+        log "SASL/PLAIN listener with ACLs at $BOOTSTRAP_SASL"
+    fi
     log "Apache Kafka ($mode) at $BOOTSTRAP ($parts partitions)"
 }
 
