@@ -164,23 +164,27 @@ void kc_worker_dead_letter(kc_worker_t *w, kc_wreq_t *wr, const char *reason)
 {
     const char *id = wr->req.request_id ? wr->req.request_id : "";
     char errstr[256];
+    kc_buf_t val;
     int err;
 
     kc_log(KC_LOG_ERROR, "request %.64s at partition %d offset %lld to %s: %s", id,
            (int)wr->partition, (long long)wr->offset, w->conf.topic_dlt, reason);
     wr->dead_letter = true;
-    /* The request as decoded, encoded again: the consumed bytes are not kept. */
-    kc_buf_reset(&w->enc);
-    if (kc_avro_request_encode(w->av, &wr->req, &w->enc, errstr, sizeof(errstr)) != 0) {
-        w->enc.len = 0;
+    /* The request as decoded, encoded again: the consumed bytes are not kept.
+     * Not into w->enc: this can run from a delivery report while a reply
+     * encoded there waits for room in the producer queue. */
+    kc_buf_init(&val);
+    if (kc_avro_request_encode(w->av, &wr->req, &val, errstr, sizeof(errstr)) != 0) {
+        val.len = 0;
     }
-    err = produce(w, w->conf.topic_dlt, id, strlen(id), w->enc.data, w->enc.len,
+    err = produce(w, w->conf.topic_dlt, id, strlen(id), val.data, val.len,
                   dlt_headers(reason, w->conf.topic_requests, wr->partition, wr->offset), wr);
     if (err) {
-        produce_failed(w, wr, err, true, id, strlen(id), w->enc.len, reason);
-        return;
+        produce_failed(w, wr, err, true, id, strlen(id), val.len, reason);
+    } else {
+        w->stats.dlt++;
     }
-    w->stats.dlt++;
+    kc_buf_free(&val);
 }
 
 void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
