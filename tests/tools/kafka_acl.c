@@ -39,8 +39,8 @@ static int parse(const char *spec, const char *principal, rd_kafka_AclBinding_t 
         name[len - 1] = '\0';
         pt = RD_KAFKA_RESOURCE_PATTERN_PREFIXED;
     }
-    *out = rd_kafka_AclBinding_new(rt, rt == RD_KAFKA_RESOURCE_BROKER ? "kafka-cluster" : name,
-                                   pt, principal, "*", ao, RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, err,
+    *out = rd_kafka_AclBinding_new(rt, rt == RD_KAFKA_RESOURCE_BROKER ? "kafka-cluster" : name, pt,
+                                   principal, "*", ao, RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, err,
                                    sizeof(err));
     if (!*out) {
         fprintf(stderr, "kc-test-acl: %s: %s\n", spec, err);
