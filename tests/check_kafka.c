@@ -83,6 +83,19 @@ START_TEST(test_error_names_key)
 }
 END_TEST
 
+START_TEST(test_err_class)
+{
+    ck_assert_int_eq(kc_kafka_err_class(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT), KC_KAFKA_ERR_TRANSIENT);
+    ck_assert_int_eq(kc_kafka_err_class(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS),
+                     KC_KAFKA_ERR_TRANSIENT);
+    ck_assert_int_eq(kc_kafka_err_class(RD_KAFKA_RESP_ERR_INVALID_RECORD), KC_KAFKA_ERR_RECORD);
+    ck_assert_int_eq(kc_kafka_err_class(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE), KC_KAFKA_ERR_RECORD);
+    ck_assert_int_eq(kc_kafka_err_class(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
+                     KC_KAFKA_ERR_TOPIC);
+    ck_assert_int_eq(kc_kafka_err_class(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC), KC_KAFKA_ERR_TOPIC);
+}
+END_TEST
+
 static Suite *kafka_suite(void)
 {
     Suite *s = suite_create("kafka");
@@ -92,6 +105,7 @@ static Suite *kafka_suite(void)
     tcase_add_test(tc, test_key_for);
     tcase_add_test(tc, test_scoped_wins);
     tcase_add_test(tc, test_error_names_key);
+    tcase_add_test(tc, test_err_class);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -217,19 +217,54 @@ START_TEST(test_dlt_refused_lost)
 }
 END_TEST
 
-/* A dead letter too large for the DLT goes without its value. */
+/* A dead letter the broker keeps refusing as too large goes without its
+ * value (after the retries a refused batch-mate gets). */
 START_TEST(test_dlt_too_large_without_value)
 {
     kc_wmsg_t rec = {"kclassify.requests", 0, 0, "k", 1, "\x00junk", 5, NULL};
+    size_t i;
 
     fk_start(&f, NULL);
     kc_worker_feed(f.w, &rec, 1);
-    fk_deliver(&f, 0, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
-    ck_assert_uint_eq(f.msg_cnt, 2);
-    ck_assert_uint_eq(f.msgs[1].len, 0);
-    ck_assert_ptr_nonnull(strstr(header(1, "kclassify.error"), "value of 5 bytes dropped"));
+    for (i = 0; i < 5; i++) {
+        fk_deliver(&f, i, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    }
+    ck_assert_uint_eq(f.msg_cnt, 6);
+    ck_assert_uint_eq(f.msgs[4].len, 5); /* retried whole four times */
+    ck_assert_uint_eq(f.msgs[5].len, 0);
+    ck_assert_ptr_nonnull(strstr(header(5, "kclassify.error"), "value of 5 bytes dropped"));
+    fk_deliver(&f, 5, 0);
+    ck_assert_int_eq(kc_worker_committable(f.w, 0), 1);
+}
+END_TEST
+
+/* The broker refuses a whole batch for one invalid record: every reply in
+ * it is produced again, alone, and delivered (the mock's INVALID_RECORD
+ * injection in ft_broker_down); a reply refused KC_RECORD_ATTEMPTS times goes
+ * to the DLT. */
+START_TEST(test_record_refusal_retried_then_dlt)
+{
+    fk_start(&f, NULL);
+    fk_ask(&f, "a", "What is the TCA cycle?", 0);
+    fk_advance(&f, 1);
+    fk_answer_all(&f, 0, "GENERAL");
+    fk_deliver(&f, 0, RD_KAFKA_RESP_ERR_INVALID_RECORD);
+    ck_assert_str_eq(f.msgs[1].topic, "kclassify.replies"); /* again */
     fk_deliver(&f, 1, 0);
     ck_assert_int_eq(kc_worker_committable(f.w, 0), 1);
+    ck_assert_uint_eq(f.w->stats.dlt, 0);
+
+    fk_ask(&f, "b", "What is glycolysis?", 1);
+    fk_advance(&f, 1);
+    fk_answer_all(&f, 1, "GENERAL");
+    for (size_t i = 2; i < 6; i++) {
+        fk_deliver(&f, i, RD_KAFKA_RESP_ERR_INVALID_RECORD);
+        ck_assert_str_eq(f.msgs[i + 1].topic, "kclassify.replies");
+    }
+    fk_deliver(&f, 6, RD_KAFKA_RESP_ERR_INVALID_RECORD); /* the fifth refusal */
+    ck_assert_str_eq(f.msgs[7].topic, "kclassify.requests.DLT");
+    fk_deliver(&f, 7, 0);
+    ck_assert_int_eq(kc_worker_committable(f.w, 0), 2);
 }
 END_TEST
 
@@ -264,6 +299,7 @@ static Suite *worker_poison_suite(void)
     tcase_add_test(tc, test_delivery_transient_retried);
     tcase_add_test(tc, test_dlt_refused_lost);
     tcase_add_test(tc, test_dlt_too_large_without_value);
+    tcase_add_test(tc, test_record_refusal_retried_then_dlt);
     tcase_add_test(tc, test_fatal_stops);
     suite_add_tcase(s, tc);
     return s;

@@ -57,12 +57,18 @@ const char *kc_kafka_key_for(kc_kafka_role_t role, const char *key)
     return key;
 }
 
-bool kc_kafka_err_permanent(int err)
+kc_kafka_err_class_t kc_kafka_err_class(int err)
 {
     switch ((rd_kafka_resp_err_t)err) {
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG: /* CORRUPT_MESSAGE */
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+        return KC_KAFKA_ERR_RECORD;
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
@@ -70,13 +76,9 @@ bool kc_kafka_err_permanent(int err)
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR__BAD_MSG:
-    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
-        return true;
+        return KC_KAFKA_ERR_TOPIC;
     default:
-        return false;
+        return KC_KAFKA_ERR_TRANSIENT;
     }
 }
 

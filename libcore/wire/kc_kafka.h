@@ -39,12 +39,16 @@ const char *kc_kafka_key_for(kc_kafka_role_t role, const char *key);
 rd_kafka_conf_t *kc_kafka_conf_new(kc_kafka_role_t role, const char *const *defaults,
                                    const kc_conf_kv_list_t *kv, char *errstr, size_t errstr_size);
 
-/**
- * @brief true if a produce or delivery error is about the record or its
- * topic (too large, topic unknown, invalid or not authorised, a policy
- * refusal), so producing it again cannot succeed; false for errors that may
- * pass (brokers down, timeouts, leader changes). Pure.
- */
-bool kc_kafka_err_permanent(int err);
+/** What producing a record again can do about a produce or delivery error. */
+typedef enum {
+    KC_KAFKA_ERR_TRANSIENT, /**< may pass: brokers down, timeouts, leader changes */
+    KC_KAFKA_ERR_RECORD,    /**< the broker refused the batch it was in (invalid record, too
+                                 large, policy): its batch-mates may be fine, so retry a few
+                                 times, alone, before giving up on it */
+    KC_KAFKA_ERR_TOPIC,     /**< the topic cannot take it: unknown, invalid, not authorised */
+} kc_kafka_err_class_t;
+
+/** @brief The class of a produce or delivery error (rd_kafka_resp_err_t). Pure. */
+kc_kafka_err_class_t kc_kafka_err_class(int err);
 
 #endif

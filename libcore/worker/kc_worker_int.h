@@ -53,9 +53,10 @@ typedef struct kc_wreq_s {
     int64_t created_at;    /* wall-clock us: the request's, or the consume time (absent, future) */
     int64_t cache_us;
     bool coalesced;
-    bool reply_default; /* its own reply topic or id is unusable: topic.replies */
-    bool dead_letter;   /* its reply could not be written: on its way to the DLT */
-    int produce_attempts;
+    bool reply_default;   /* its own reply topic or id is unusable: topic.replies */
+    bool dead_letter;     /* its reply could not be written: on its way to the DLT */
+    int produce_attempts; /* failed deliveries, for the log */
+    int refusals;         /* record-class refusals of its current record */
 } kc_wreq_t;
 
 /* Longest request_id a reply carries (key, header and value); a longer one

@@ -170,6 +170,7 @@ void kc_worker_dead_letter(kc_worker_t *w, kc_wreq_t *wr, const char *reason)
     kc_log(KC_LOG_ERROR, "request %.64s at partition %d offset %lld to %s: %s", id,
            (int)wr->partition, (long long)wr->offset, w->conf.topic_dlt, reason);
     wr->dead_letter = true;
+    wr->refusals = 0; /* the dead letter's own count */
     /* The request as decoded, encoded again: the consumed bytes are not kept.
      * Not into w->enc: this can run from a delivery report while a reply
      * encoded there waits for room in the producer queue. */
@@ -287,15 +288,21 @@ void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *op
     kc_worker_delivery(opaque, &m, rkm->err, rkm->_private);
 }
 
+/* Record-class delivery failures (kc_kafka_err_class) a record gets before
+ * it is given up on: the broker refuses a whole batch for one bad record. */
+#define KC_RECORD_ATTEMPTS 5
+
 /* A delivery that failed for a reason that may pass (brokers away, leader
  * moving) is produced again, without a limit: the request stays
- * uncommitted, never lost. One that cannot pass (topic refused or unknown,
- * record too large) sends the request to the DLT, or, failing there too,
- * completes it as lost. */
+ * uncommitted, never lost. A record-class refusal is produced again a few
+ * times (its batch-mates pass alone); one that cannot pass (topic refused or
+ * unknown, or a record refused KC_RECORD_ATTEMPTS times) sends the request to
+ * the DLT, or, failing there too, completes it as lost. */
 void kc_worker_delivery(kc_worker_t *w, const kc_wmsg_t *m, int err, void *msg_opaque)
 {
     kc_wreq_t *wr = msg_opaque;
     bool dlt = strcmp(m->topic, w->conf.topic_dlt) == 0;
+    kc_kafka_err_class_t cls;
     char why[512], rbuf[256];
 
     if (w->destroying) {
@@ -314,7 +321,10 @@ void kc_worker_delivery(kc_worker_t *w, const kc_wmsg_t *m, int err, void *msg_o
     w->stats.delivery_failures++;
     kc_log(KC_LOG_WARN, "delivery to %s failed (attempt %d): %s", m->topic, ++wr->produce_attempts,
            rd_kafka_err2str((rd_kafka_resp_err_t)err));
-    if (err != RD_KAFKA_RESP_ERR__FATAL && !kc_kafka_err_permanent(err)) {
+    cls = kc_kafka_err_class(err);
+    if (err != RD_KAFKA_RESP_ERR__FATAL &&
+        (cls == KC_KAFKA_ERR_TRANSIENT ||
+         (cls == KC_KAFKA_ERR_RECORD && ++wr->refusals < KC_RECORD_ATTEMPTS))) {
         err = produce(w, m->topic, m->key, m->key_len, m->value, m->len,
                       m->hdrs ? rd_kafka_headers_copy(m->hdrs) : NULL, wr);
         if (!err) {
