@@ -194,6 +194,23 @@ finish_group()
     done
 }
 
+# Worker options of the three-node cluster tests (ft_cluster_*).
+# shellcheck disable=SC2034 # used by the tests that source this file
+FT_CLUSTER_WOPTS=(-X log.level=debug -X llm.batch.max=16 -X llm.inflight.max=8
+    -X sla.deadline.ms=2000)
+
+# check_answered NAME WHAT: every request producer NAME had acknowledged got a
+# reply (late replies and duplicates allowed: counted and printed); WHAT names
+# the fault for the failure message.
+check_answered()
+{
+    checker check --bootstrap "$BOOTSTRAP" --acked "$T/$1.acked" --deadline-ms 2000 \
+        --timeout 120 --settle 2 --allow-late --allow-duplicates --status OK,DEGRADED \
+        --summary-out "$T/summary.json" || fail "replies lost across $2 (see above)"
+    log "duplicates: $(summary_field "$T/summary.json" duplicate_replies)," \
+        "late: $(summary_field "$T/summary.json" late)"
+}
+
 # Worker options every fault test uses: the mock answers a fetch only when
 # fetch.wait.max.ms expires, which would otherwise add up to 500 ms to every
 # request (see README, "Real Kafka, real LLM"). Debug logs trace every

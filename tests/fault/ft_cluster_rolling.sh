@@ -14,8 +14,7 @@ source "$(dirname "$0")/faultlib.sh"
 
 start_kafka 6 cluster
 start_sim sim --seed 17 --latency-ms 40 --jitter 0.3
-WOPTS=(-X log.level=debug -X llm.batch.max=16 -X llm.inflight.max=8 -X sla.deadline.ms=2000)
-start_group w1 w2 -- "${WOPTS[@]}"
+start_group w1 w2 -- "${FT_CLUSTER_WOPTS[@]}"
 
 start_producer load --count 14000 --rate 250 --distinct 4000 --seed 9
 wait_acked load 500 30
@@ -33,10 +32,5 @@ kafka_node UP 2
 wait_until 90 "node 2 back in sync" kafka_isr_full kclassify.requests 3
 
 wait_producer load "$PRODUCER_PID"
-checker check --bootstrap "$BOOTSTRAP" --acked "$T/load.acked" --deadline-ms 2000 \
-    --timeout 120 --settle 2 --allow-late --allow-duplicates --status OK,DEGRADED \
-    --summary-out "$T/summary.json" ||
-    fail "replies lost across the rolling restart (see above)"
-log "duplicates: $(summary_field "$T/summary.json" duplicate_replies)," \
-    "late: $(summary_field "$T/summary.json" late)"
+check_answered load "the rolling restart"
 finish_group w1 w2
