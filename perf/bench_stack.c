@@ -164,10 +164,13 @@ static void kafka_sh(const bench_stack_t *st, char *out, size_t size)
 /* Run scripts/kafka.sh with args; its output to DIR/kafka.log. */
 static int kafka_sh_run(const bench_stack_t *st, const char *args)
 {
-    char sh[700], cmd[2400];
+    char sh[700], cmd[4096];
 
     kafka_sh(st, sh, sizeof(sh));
-    snprintf(cmd, sizeof(cmd), "'%s' %s >>'%s/kafka.log' 2>&1", sh, args, st->dir);
+    if (snprintf(cmd, sizeof(cmd), "'%s' %s >>'%s/kafka.log' 2>&1", sh, args, st->dir) >=
+        (int)sizeof(cmd)) {
+        return -1; /* a path too long for the command line */
+    }
     return system(cmd);
 }
 
