@@ -939,7 +939,7 @@ static bool reasoning_leaks(const kc_wcall_t *call, size_t self, const char *rea
 }
 
 static void lookup_answer(kc_worker_t *w, const kc_wcall_t *call, size_t i, const kc_llm_item_t *it,
-                          const kc_llm_outcome_t *out)
+                          const kc_llm_outcome_t *out, bool leaks)
 {
     kc_lookup_t *lk = call->lookups[i];
     kc_reply_t rp = {0};
@@ -949,7 +949,7 @@ static void lookup_answer(kc_worker_t *w, const kc_wcall_t *call, size_t i, cons
     rp.category = w->tx->categories[it->category].name;
     rp.confidence = it->confidence;
     rp.reasoning = it->reasoning;
-    if (reasoning_leaks(call, i, it->reasoning)) {
+    if (leaks) {
         kc_log(KC_LOG_WARN, "LLM reasoning for \"%.40s\" quotes another query of its call: dropped",
                lk->norm);
         w->lq.reasoning_dropped++;
@@ -1081,14 +1081,15 @@ static void call_requeue(kc_worker_t *w, kc_wcall_t *call)
     }
 }
 
-static void lookup_outcome(kc_worker_t *w, kc_wcall_t *call, size_t i, const kc_llm_outcome_t *out)
+static void lookup_outcome(kc_worker_t *w, kc_wcall_t *call, size_t i, const kc_llm_outcome_t *out,
+                           bool leaks)
 {
     kc_lookup_t *lk = call->lookups[i];
     const kc_llm_item_t *it = out->err ? NULL : &out->resp.items[i];
 
     if (it && it->state == KC_LLM_ITEM_OK) {
         w->lq.hedge_wins += call->is_hedge;
-        lookup_answer(w, call, i, it, out);
+        lookup_answer(w, call, i, it, out, leaks);
     } else if (lk->calls > 0) {
         /* its other call (a hedge pair) may still answer it */
     } else if (out->err) {
@@ -1106,6 +1107,7 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
 {
     kc_wcall_t *call = opaque;
     kc_worker_t *w = call->w;
+    bool leaks[KC_CALL_MAX];
 
     running_unlink(call);
     if (call->partner) {
@@ -1129,6 +1131,12 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
         kc_log(KC_LOG_WARN, "LLM call of %zu queries failed after %lld ms: %s", call->n,
                (long long)out->latency_us / 1000, out->errstr);
     }
+    /* Judged while every lookup of the call is still there: answering one
+     * may free it. */
+    for (size_t i = 0; i < call->n; i++) {
+        leaks[i] = !out->err && out->resp.items[i].state == KC_LLM_ITEM_OK &&
+                   reasoning_leaks(call, i, out->resp.items[i].reasoning);
+    }
     for (size_t i = 0; i < call->n; i++) {
         kc_lookup_t *lk = call->lookups[i];
         lk->calls--;
@@ -1138,7 +1146,7 @@ static void llm_done_cb(void *opaque, const kc_llm_outcome_t *out)
             }
             continue;
         }
-        lookup_outcome(w, call, i, out);
+        lookup_outcome(w, call, i, out, leaks[i]);
     }
     free(call);
 }
