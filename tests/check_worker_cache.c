@@ -18,7 +18,7 @@
 
 static fk_t a, b;
 static bool a_on, b_on;
-static char dir[] = "/tmp/kc_check_worker_cache.XXXXXX";
+static char dir[64];
 static char prop_lmdb[300], prop_prefix[100];
 
 static const char *redis_url(void)
@@ -33,6 +33,7 @@ static const char *redis_url(void)
 
 static void setup(void)
 {
+    snprintf(dir, sizeof(dir), "/tmp/kc_check_worker_cache.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(prop_lmdb, sizeof(prop_lmdb), "cache.lmdb.path=%s/lmdb", dir);
     /* a key space of this test run's own on the shared server */
@@ -53,7 +54,6 @@ static void teardown(void)
     a_on = b_on = false;
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
-    memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
 }
 
 /* Workers A and B on the shared Redis with this test's key prefix and
