@@ -86,8 +86,10 @@ expect '.stack.llm_profile == "api" and .stack.llm_args == ["--fail-429=1", "--t
 expect '.results.llm.simulator as $c | $c.model == "tokens" and $c.ttft_ms == 250
         and $c.decode_ms_per_token == 12 and $c.max_concurrency == 64 and $c.rpm == 10000' "$A" \
     "the simulator's parameters: the api profile with --llm-arg applied" '.results.llm'
-expect '.results.llm as $l | $l.rejected_429 == $l.calls
-        and $l.rejected_429_by_kind.injected == $l.calls and $l.completion_tokens == 0
+# The bench scrapes the simulator while the worker may still be probing: a call
+# counted on arrival may not have had its 429 yet, so allow a couple in flight.
+expect '.results.llm as $l | $l.rejected_429 >= 1 and ($l.calls - $l.rejected_429) <= 2
+        and $l.rejected_429_by_kind.injected == $l.rejected_429 and $l.completion_tokens == 0
         and $l.completion_tokens_per_llm_answered == null and $l.llm_answered_share == 0' \
     "$A" "429s split by kind"
 grep -q "llm cost   profile api" "$T/bench.log" || fail "no llm cost line in the console summary"
