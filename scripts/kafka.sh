@@ -3,13 +3,15 @@
 #
 #   scripts/kafka.sh fetch                       jars into $KC_KAFKA_HOME (default build/kafka)
 #   scripts/kafka.sh start single|cluster DIR [--sasl]
-#                                                format and start 1 or 3 nodes under DIR;
+#                                                format and start 1 or 3 fresh nodes under DIR;
 #                                                DIR/bootstrap gets host:port,...; --sasl adds
 #                                                a SASL_PLAINTEXT (PLAIN) listener with ACLs
 #                                                enforced (DIR/bootstrap.sasl; users admin,
 #                                                worker, client, password USER-secret; the
 #                                                PLAINTEXT listener stays, as a super user)
-#   scripts/kafka.sh topics DIR NAME:PARTS ...   create topics (replication: 1 or 3)
+#   scripts/kafka.sh topics DIR NAME:PARTS[:K=V,...] ...
+#                                                create topics (replication: 1 or 3),
+#                                                with topic configs (K=V)
 #   scripts/kafka.sh stop-node DIR N             stop node N (1..3) alone (SIGTERM, then KILL)
 #   scripts/kafka.sh kill-node DIR N             kill -9 node N
 #   scripts/kafka.sh start-node DIR N            start node N again (same ports, same data)
@@ -191,6 +193,11 @@ start()
     log_conf "$dir"
     [[ -n $sasl ]] && touch "$dir/sasl"
     for ((i = 1; i <= count; i++)); do
+        if [[ -f "$dir/node$i/pid" ]] && kill -0 "$(cat "$dir/node$i/pid")" 2>/dev/null; then
+            die "$dir: node $i already runs (pid $(cat "$dir/node$i/pid")): kill it first"
+        fi
+        # A scratch broker: a stopped one's data would not format again.
+        rm -rf "$dir/node$i"
         mkdir -p "$dir/node$i/data"
         free_port >"$dir/node$i/port"
         free_port >"$dir/node$i/controller.port"
@@ -234,8 +241,10 @@ bootstrap, count = sys.argv[1], int(sys.argv[2])
 rf = 3 if count >= 3 else 1
 new = []
 for spec in sys.argv[3:]:
-    name, _, parts = spec.partition(":")
-    new.append(NewTopic(name, int(parts or 1), rf))
+    name, _, rest = spec.partition(":")
+    parts, _, cfg = rest.partition(":")
+    config = dict(kv.split("=", 1) for kv in cfg.split(",") if kv)
+    new.append(NewTopic(name, int(parts or 1), rf, config=config))
 a = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
 for name, f in a.create_topics(new, operation_timeout=30, request_timeout=40).items():
     try:

@@ -45,6 +45,36 @@ static void expect_commit(int64_t want)
 
 /* ------------------------------------------------------------------------- */
 
+/* What exactly_once commits: the first pending offset and the done ones above. */
+START_TEST(test_done_list)
+{
+    int64_t out[8];
+
+    ck_assert_int_eq(kc_wm_first_pending(wm), -1);
+    ck_assert_int_eq(kc_wm_done_list(wm, out, 8), 0);
+    for (int64_t o = 10; o < 16; o++) {
+        track(o);
+    }
+    done(10);
+    done(12);
+    done(13);
+    done(15);
+    expect_commit(11);
+    ck_assert_int_eq(kc_wm_first_pending(wm), 11);
+    ck_assert_int_eq(kc_wm_done_list(wm, out, 8), 3);
+    ck_assert(out[0] == 12 && out[1] == 13 && out[2] == 15);
+    /* A short array gets the first ones; the count is still all of them. */
+    out[1] = -7;
+    ck_assert_int_eq(kc_wm_done_list(wm, out, 1), 3);
+    ck_assert(out[0] == 12 && out[1] == -7);
+    done(11);
+    done(14);
+    expect_commit(16);
+    ck_assert_int_eq(kc_wm_first_pending(wm), -1);
+    ck_assert_int_eq(kc_wm_done_list(wm, out, 8), 0);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
     expect_commit(-1);
@@ -398,6 +428,7 @@ static Suite *wm_suite(void)
     tcase_add_test(tc, test_out_of_order);
     tcase_add_test(tc, test_reverse_order);
     tcase_add_test(tc, test_gaps);
+    tcase_add_test(tc, test_done_list);
 
     tc = add_tcase(s, "errors");
     tcase_add_test(tc, test_unknown_and_released);

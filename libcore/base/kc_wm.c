@@ -150,6 +150,26 @@ int64_t kc_wm_committable(kc_wm_t *wm)
     return last < 0 ? -1 : last + 1;
 }
 
+int64_t kc_wm_first_pending(const kc_wm_t *wm)
+{
+    return wm->cnt > 0 ? slot_at(wm, 0)->offset : -1;
+}
+
+size_t kc_wm_done_list(const kc_wm_t *wm, int64_t *out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < wm->cnt; i++) {
+        if (slot_at(wm, i)->done) {
+            if (n < max) {
+                out[n] = slot_at(wm, i)->offset;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 size_t kc_wm_pending(const kc_wm_t *wm)
 {
     return wm->cnt;

@@ -45,6 +45,16 @@ int kc_wm_done(kc_wm_t *wm, int64_t offset);
  */
 int64_t kc_wm_committable(kc_wm_t *wm);
 
+/** @brief The lowest tracked offset not yet released (-1 if none): call
+ *  kc_wm_committable() first to release the done prefix. */
+int64_t kc_wm_first_pending(const kc_wm_t *wm);
+
+/**
+ * @brief The done offsets still held (above a pending one), in order.
+ * @returns how many there are; the first max of them are written to out.
+ */
+size_t kc_wm_done_list(const kc_wm_t *wm, int64_t *out, size_t max);
+
 /** @brief Offsets tracked and not yet released. */
 size_t kc_wm_pending(const kc_wm_t *wm);
 

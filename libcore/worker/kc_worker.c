@@ -112,6 +112,24 @@ static void parts_set(kc_worker_t *w, const rd_kafka_topic_partition_list_t *lis
         part->assigned = assign;
         part->dirty = false;
         kc_wm_reset(part->wm);
+        part->txn_pos = -1;
+        part->first_off = -1;
+        free(part->skip);
+        part->skip = NULL;
+        part->skip_cnt = 0;
+    }
+}
+
+static void commit_on_revoke(kc_worker_t *w, rd_kafka_t *rk)
+{
+    rd_kafka_resp_err_t err;
+
+    offsets_store(w);
+    if (!rd_kafka_assignment_lost(rk) &&
+        (err = commit_bounded(rk, w->stop ? 1000 : 5000)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+        err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        kc_log(KC_LOG_WARN, "commit on revoke: %s (those replies may be sent again)",
+               rd_kafka_err2str(err));
     }
 }
 
@@ -128,6 +146,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         kc_log(KC_LOG_INFO, "assigned %d partition(s): %s", parts->cnt,
                parts_str(parts, pbuf, sizeof(pbuf)));
         parts_set(w, parts, true);
+        if (w->txn.on) {
+            kc_worker_txn_assigned(w, parts);
+        }
         if (cooperative) {
             error = rd_kafka_incremental_assign(rk, parts);
         } else {
@@ -138,15 +159,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                parts_str(parts, pbuf, sizeof(pbuf)),
                rd_kafka_assignment_lost(rk) ? " (assignment lost)" : "");
         /* Commit what is done before the partitions move on; a lost
-         * assignment belongs to someone else already. */
-        offsets_store(w);
-        if (!rd_kafka_assignment_lost(rk) &&
-            (ret = commit_bounded(rk, w->stop ? 1000 : 5000)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-            ret != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-            kc_log(KC_LOG_WARN, "commit on revoke: %s (those replies may be sent again)",
-                   rd_kafka_err2str(ret));
+         * assignment belongs to someone else already (exactly_once: the
+         * group fences this commit then, and the transaction aborts). */
+        if (w->txn.on) {
+            kc_worker_txn_revoked(w);
+        } else {
+            commit_on_revoke(w, rk);
         }
-        ret = RD_KAFKA_RESP_ERR_NO_ERROR;
         parts_set(w, parts, false);
         if (cooperative) {
             error = rd_kafka_incremental_unassign(rk, parts);
@@ -184,15 +203,40 @@ static rd_kafka_conf_t *kafka_conf(kc_worker_t *w, bool consumer, char *errstr, 
         "partition.assignment.strategy", "cooperative-sticky",
         /* consumer lag per partition for /metrics (last: cut when metrics are off) */
         "statistics.interval.ms", "5000", NULL};
-    static const char *const pdefaults[] = {"enable.idempotence", "true", "linger.ms", "1", NULL};
+    const char *pdefaults[] = {
+        "enable.idempotence", "true", "linger.ms", "1", NULL, NULL, NULL, NULL, NULL};
+    /* exactly_once: offsets go with the transactions, never by the consumer;
+     * the id stays across restarts, so a new process fences the old one. */
+    const char *ceos[] = {"enable.auto.commit", "false", "isolation.level", "read_committed", NULL};
+    const char **defaults = consumer ? cdefaults : pdefaults;
+    const char *merged[24];
+    char txn_id[160];
     rd_kafka_conf_t *kconf;
+    size_t n = 0;
 
     if (w->conf.metrics_port <= 0) {
         cdefaults[8] = NULL;
     }
-    kconf =
-        kc_kafka_conf_new(consumer ? KC_KAFKA_CONSUMER : KC_KAFKA_PRODUCER,
-                          consumer ? cdefaults : pdefaults, &w->conf.kafka, errstr, errstr_size);
+    if (w->txn.on) {
+        snprintf(txn_id, sizeof(txn_id), "kclassify-%s", w->worker_id);
+        pdefaults[4] = "transactional.id";
+        pdefaults[5] = txn_id;
+        /* A dead worker's open transaction holds back every read_committed
+         * consumer of the partitions it wrote to until this passes (or the
+         * worker is back, fencing it): 10 s, not librdkafka's 60 s. */
+        pdefaults[6] = "transaction.timeout.ms";
+        pdefaults[7] = "10000";
+        for (; defaults[n]; n++) {
+            merged[n] = defaults[n];
+        }
+        for (size_t i = 0; consumer && ceos[i]; i++) {
+            merged[n++] = ceos[i];
+        }
+        merged[n] = NULL;
+        defaults = merged;
+    }
+    kconf = kc_kafka_conf_new(consumer ? KC_KAFKA_CONSUMER : KC_KAFKA_PRODUCER, defaults,
+                              &w->conf.kafka, errstr, errstr_size);
     if (!kconf) {
         return NULL;
     }
@@ -204,6 +248,10 @@ static rd_kafka_conf_t *kafka_conf(kc_worker_t *w, bool consumer, char *errstr, 
         if (w->conf.metrics_port > 0) {
             rd_kafka_conf_set_stats_cb(kconf, kc_worker_stats_cb);
         }
+    } else if (w->txn.on) {
+        /* Delivery reports and errors as events, served by the loop alone:
+         * the commit thread's calls then never run our callbacks. */
+        rd_kafka_conf_set_events(kconf, RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR);
     } else {
         rd_kafka_conf_set_dr_msg_cb(kconf, kc_worker_dr_msg_cb);
     }
@@ -241,6 +289,9 @@ static int kafka_start(kc_worker_t *w, char *errstr, size_t errstr_size)
     if (!(w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, kerr, sizeof(kerr)))) {
         rd_kafka_conf_destroy(kconf);
         return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size, "consumer: %s", kerr);
+    }
+    if (w->txn.on && kc_worker_txn_start(w, errstr, errstr_size) != 0) {
+        return KC_ERR_KAFKA;
     }
     rd_kafka_poll_set_consumer(w->consumer);
     w->cq = rd_kafka_queue_get_consumer(w->consumer);
@@ -350,6 +401,7 @@ static int setup(kc_worker_t *w, const char *api_key, bool kafka, char *errstr, 
     }
     w->llm_enabled = *w->conf.llm_url != '\0';
     w->isolate_tenants = strcmp(w->conf.batch_isolation, "tenant") == 0;
+    w->txn.on = strcmp(w->conf.processing_guarantee, "exactly_once") == 0;
     if ((rc = kc_llm_conf_check(&lconf, errstr, errstr_size)) != 0) {
         return rc;
     }
@@ -445,8 +497,9 @@ void kc_worker_destroy(kc_worker_t *w)
         kc_llm_cancel_all(w->llm);
     }
     if (w->producer) {
+        kc_worker_txn_free(w); /* the commit thread stopped, held records freed */
         rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_poll(w->producer, 100); /* the purged records' reports free their requests */
+        kc_worker_producer_serve(w, 100); /* the purged records' reports free their requests */
     }
     if (w->inflight) {
         kc_worker_resolve_free_all(w);
@@ -469,6 +522,7 @@ void kc_worker_destroy(kc_worker_t *w)
     for (size_t i = 0; i < w->part_cnt; i++) {
         kc_wm_destroy(w->parts[i].wm);
     }
+    kc_worker_txn_free(w);
     free(w->parts);
     kc_worker_cache_free(w);
     kc_worker_metrics_free(w);
@@ -499,6 +553,38 @@ void kc_worker_stop(kc_worker_t *w)
 }
 
 /* ------------------------------------------------------------- event loop */
+
+/* Events, not callbacks, in exactly_once mode (kafka_conf). At most a bounded
+ * number per call, so a flood of reports cannot starve the loop. */
+void kc_worker_producer_serve(kc_worker_t *w, int timeout_ms)
+{
+    rd_kafka_event_t *ev;
+
+    if (!w->txn.on) {
+        rd_kafka_poll(w->producer, timeout_ms);
+        return;
+    }
+    for (int i = 0; i < 1000 && (ev = rd_kafka_queue_poll(w->mq, timeout_ms)); i++) {
+        const rd_kafka_message_t *rkm;
+        timeout_ms = 0;
+        switch (rd_kafka_event_type(ev)) {
+        case RD_KAFKA_EVENT_DR:
+            while ((rkm = rd_kafka_event_message_next(ev))) {
+                kc_worker_dr_msg_cb(w->producer, rkm, w);
+            }
+            break;
+        case RD_KAFKA_EVENT_ERROR:
+            kc_worker_error_cb(w->producer,
+                               rd_kafka_event_error_is_fatal(ev) ? RD_KAFKA_RESP_ERR__FATAL
+                                                                 : rd_kafka_event_error(ev),
+                               rd_kafka_event_error_string(ev), w);
+            break;
+        default:
+            break;
+        }
+        rd_kafka_event_destroy(ev);
+    }
+}
 
 static void drain_pipe(int fd)
 {
@@ -616,8 +702,12 @@ static void loop_once(kc_worker_t *w, bool consuming, int timeout_ms)
     }
     kc_llm_perform(w->llm);
     kc_worker_step(w);
-    rd_kafka_poll(w->producer, 0);
-    offsets_store(w);
+    kc_worker_producer_serve(w, 0);
+    if (w->txn.on) {
+        kc_worker_txn_tick(w);
+    } else {
+        offsets_store(w);
+    }
 }
 
 void kc_worker_step(kc_worker_t *w)
@@ -653,6 +743,10 @@ static void shutdown_drain(kc_worker_t *w)
                "to the group)",
                w->outstanding);
     }
+    if (w->txn.on) {
+        kc_worker_txn_end(w);
+        return;
+    }
     rd_kafka_flush(w->producer, 2000);
     rd_kafka_poll(w->producer, 0);
     offsets_store(w);
@@ -677,7 +771,7 @@ int kc_worker_run(kc_worker_t *w, char *errstr, size_t errstr_size)
         loop_once(w, true, 100);
     }
     shutdown_drain(w);
-    err = commit_bounded(w->consumer, 3000);
+    err = w->txn.on ? RD_KAFKA_RESP_ERR_NO_ERROR : commit_bounded(w->consumer, 3000);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         kc_log(KC_LOG_WARN, "final commit: %s", rd_kafka_err2str(err));
     }
@@ -689,6 +783,15 @@ int kc_worker_run(kc_worker_t *w, char *errstr, size_t errstr_size)
     kc_log(KC_LOG_INFO, "stopped: %llu requests, %llu replies, %llu to DLT",
            (unsigned long long)w->stats.requests, (unsigned long long)w->stats.replies,
            (unsigned long long)w->stats.dlt);
+    if (w->txn.on) {
+        kc_log(KC_LOG_INFO,
+               "transactions: %llu committed (%.1f ms each on average, at most %.1f ms), %llu "
+               "aborted; %llu records skipped (answered already), %llu stale replies dropped",
+               (unsigned long long)w->txn.commits,
+               w->txn.commits ? w->txn.commit_ms_sum / (double)w->txn.commits : 0.0,
+               w->txn.commit_ms_max, (unsigned long long)w->txn.aborts,
+               (unsigned long long)w->txn.skipped, (unsigned long long)w->txn.stale);
+    }
     if (w->fatal) {
         return kc_seterr(KC_ERR_KAFKA, errstr, errstr_size,
                          "fatal Kafka error (delivered replies committed): %s", w->fatal_reason);

@@ -176,6 +176,14 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
      "Log level: error, warn, info or debug (-v / -q override)"},
     {"worker.id", KC_CONF_STR, "", 0, 0, OFF(worker_id),
      "Worker id in replies; empty = <hostname>-<pid>"},
+    {"processing.guarantee", KC_CONF_STR, "at_least_once", 0, 0, OFF(processing_guarantee),
+     "at_least_once: a reply may be written twice when a worker dies (its offset was not "
+     "committed yet); exactly_once: replies and consumed offsets are committed in one Kafka "
+     "transaction per transaction.interval.ms, so read_committed consumers see one reply per "
+     "request (needs a stable worker.id; docs/operations.md says what it costs)"},
+    {"transaction.interval.ms", KC_CONF_INT, "100", 1, 60000, OFF(transaction_interval_ms),
+     "exactly_once: how often the open transaction is committed (replies become visible to "
+     "read_committed consumers then)"},
     {"worker.shutdown.timeout.ms", KC_CONF_INT, "10000", 0, 600000, OFF(worker_shutdown_timeout_ms),
      "On SIGTERM/SIGINT, time to finish in-flight work"},
     {NULL, 0, NULL, 0, 0, 0, NULL}};
@@ -201,6 +209,7 @@ int kc_worker_conf_check(const kc_worker_conf_t *conf, char *errstr, size_t errs
     static const char *const reasoning[] = {"none", "short", NULL};
     static const char *const confidence[] = {"auto", "field", "none", NULL};
     static const char *const isolation[] = {"none", "tenant", NULL};
+    static const char *const guarantee[] = {"at_least_once", "exactly_once", NULL};
 
     if (!one_of(conf->llm_reasoning, reasoning)) {
         return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
@@ -209,6 +218,17 @@ int kc_worker_conf_check(const kc_worker_conf_t *conf, char *errstr, size_t errs
     if (!one_of(conf->llm_confidence, confidence)) {
         return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
                          "llm.confidence=%s: must be auto, field or none", conf->llm_confidence);
+    }
+    if (!one_of(conf->processing_guarantee, guarantee)) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                         "processing.guarantee=%s: must be at_least_once or exactly_once",
+                         conf->processing_guarantee);
+    }
+    if (strcmp(conf->processing_guarantee, "exactly_once") == 0 && !*conf->worker_id) {
+        return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,
+                         "processing.guarantee=exactly_once needs worker.id: it names the "
+                         "transactional.id, which must stay the same across restarts so a new "
+                         "process fences the old one's open transaction");
     }
     if (!one_of(conf->batch_isolation, isolation)) {
         return kc_seterr(KC_ERR_CONFIG, errstr, errstr_size,

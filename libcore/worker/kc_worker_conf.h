@@ -76,6 +76,8 @@ typedef struct kc_worker_conf_s {
     char *log_format;
     char *log_level;
     char *worker_id;
+    char *processing_guarantee;
+    int64_t transaction_interval_ms;
     int64_t worker_shutdown_timeout_ms;
     kc_conf_kv_list_t kafka; /**< kafka.* pass-through, prefix stripped */
 } kc_worker_conf_t;

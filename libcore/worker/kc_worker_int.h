@@ -29,7 +29,9 @@
 #include "kc_worker_io.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -250,7 +252,68 @@ typedef struct kc_part_s {
     uint32_t gen;
     bool assigned;
     bool dirty; /* watermark advanced since the last offsets_store */
+    /* exactly_once (kc_worker_txn.c): the offset committed or to commit (-1
+     * none yet), and records above it answered in committed transactions
+     * that this owner has not consumed again yet (sorted). */
+    int64_t txn_pos;
+    int64_t first_off; /* lowest offset consumed since the assignment (-1 none) */
+    int64_t *skip;
+    size_t skip_cnt;
 } kc_part_t;
+
+/* A record whose reply (or dead letter) the brokers refused inside a
+ * transaction: the transaction was aborted and the record is consumed again;
+ * this time it goes the way at_least_once would send it at once. */
+typedef struct kc_txn_refusal_s {
+    int32_t partition;
+    int64_t offset;
+    bool dlt; /* the dead letter was refused too */
+    int err;  /* the last refusal's rd_kafka_resp_err_t */
+} kc_txn_refusal_t;
+
+#define KC_TXN_REFUSALS 64
+
+/* A record produced while the transaction is being committed: it waits
+ * for the next one. */
+typedef struct kc_txn_held_s {
+    char *topic;
+    void *key, *value;
+    size_t key_len, len;
+    rd_kafka_headers_t *hdrs;
+    kc_wreq_t *wr;
+} kc_txn_held_t;
+
+typedef enum {
+    KC_TXS_OPEN,   /* records go into the open transaction */
+    KC_TXS_DRAIN,  /* commit due: new records held until the last are acknowledged */
+    KC_TXS_COMMIT, /* the transaction thread sends the offsets and commits */
+    KC_TXS_ABORT,  /* the transaction thread aborts; then every partition is rewound */
+} kc_txs_t;
+
+typedef struct kc_wtxn_s {
+    bool on;       /* processing.guarantee=exactly_once */
+    bool open;     /* a transaction is begun */
+    bool abort;    /* a record of it failed: abort and rewind */
+    bool produced; /* records produced since it began */
+    kc_txs_t state;
+    int64_t next_at, commit_t0;
+    /* The commit thread: it owns offsets and cgmd while it runs, and sets
+     * done (then writes to the wake pipe) with rc and msg. */
+    pthread_t thr;
+    bool thr_running;
+    bool thr_abort; /* the thread aborts (else it commits) */
+    atomic_bool thr_done;
+    int thr_rc;
+    char thr_msg[512];
+    rd_kafka_topic_partition_list_t *offsets;
+    rd_kafka_consumer_group_metadata_t *cgmd;
+    kc_txn_held_t *held;
+    size_t held_cnt, held_cap;
+    kc_txn_refusal_t refused[KC_TXN_REFUSALS];
+    size_t refused_cnt;
+    uint64_t commits, aborts, skipped, stale, postponed;
+    double commit_ms_sum, commit_ms_max;
+} kc_wtxn_t;
 
 struct kc_worker_s {
     kc_worker_conf_t conf;
@@ -285,6 +348,7 @@ struct kc_worker_s {
     bool destroying;    /* tearing down: callbacks only release memory */
     size_t outstanding; /* wreqs alive (consumed, not yet delivered) */
     bool store_pending;
+    kc_wtxn_t txn;
     kc_buf_t enc;
     char *normbuf;
     size_t normbuf_size;
@@ -382,6 +446,28 @@ void kc_worker_fatal(kc_worker_t *w, const char *reason);
 void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque);
 int kc_worker_kafka_produce(void *opaque, const kc_wmsg_t *m, void *msg_opaque);
 void kc_worker_wreq_free(kc_worker_t *w, kc_wreq_t *wr);
+
+/* kc_worker_txn.c: processing.guarantee=exactly_once */
+int kc_worker_txn_start(kc_worker_t *w, char *errstr, size_t errstr_size);
+void kc_worker_txn_assigned(kc_worker_t *w, const rd_kafka_topic_partition_list_t *parts);
+void kc_worker_txn_revoked(kc_worker_t *w);
+void kc_worker_txn_tick(kc_worker_t *w);
+void kc_worker_txn_end(kc_worker_t *w);
+void kc_worker_txn_free(kc_worker_t *w);
+/* A consumed record answered in a committed transaction: marked done. */
+bool kc_worker_txn_skip(kc_worker_t *w, const kc_wmsg_t *rec);
+/* Its partition was rewound or revoked since it was consumed: freed, true. */
+bool kc_worker_txn_stale(kc_worker_t *w, kc_wreq_t *wr);
+void kc_worker_txn_refusal(kc_worker_t *w, const kc_wreq_t *wr, int err, bool dlt);
+const kc_txn_refusal_t *kc_worker_txn_refused(const kc_worker_t *w, const kc_wreq_t *wr);
+void kc_worker_txn_render(kc_worker_t *w, kc_buf_t *b);
+/* Hold a record produced while a commit runs (takes hdrs). */
+int kc_worker_txn_hold(kc_worker_t *w, const kc_wmsg_t *m, kc_wreq_t *wr);
+/* A record the sink refused (err): what at_least_once does, or the abort. */
+void kc_worker_produce_error(kc_worker_t *w, kc_wreq_t *wr, const kc_wmsg_t *m, int err);
+/* Serve the producer's delivery reports and errors (callbacks, or events in
+ * exactly_once mode), waiting up to timeout_ms. */
+void kc_worker_producer_serve(kc_worker_t *w, int timeout_ms);
 
 /* kc_worker.c */
 kc_part_t *kc_worker_part(kc_worker_t *w, int32_t partition);

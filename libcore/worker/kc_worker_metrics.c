@@ -265,6 +265,10 @@ static void render_kafka(kc_worker_t *w, kc_buf_t *b)
     kc_wmetrics_t *m = &w->metrics;
     char part[24];
 
+    if (w->txn.on) {
+        kc_worker_txn_render(w, b);
+    }
+
     kc_worker_metrics_pow2_hist(b, "kclassify_microbatch_requests",
                                 "Requests per consumed micro-batch.", m->mbatch, m->mbatch_sum);
     kc_prom_family(b, "kclassify_consumer_lag", "Requests not yet consumed, per partition.",

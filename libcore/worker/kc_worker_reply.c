@@ -60,7 +60,7 @@ int kc_worker_kafka_produce(void *opaque, const kc_wmsg_t *m, void *msg_opaque)
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             return err;
         }
-        rd_kafka_poll(w->producer, 10);
+        kc_worker_producer_serve(w, 10);
     }
 }
 
@@ -68,11 +68,13 @@ static int produce(kc_worker_t *w, const char *topic, const void *key, size_t ke
                    const void *val, size_t val_len, rd_kafka_headers_t *hdrs, void *opaque)
 {
     kc_wmsg_t m = {topic, -1, -1, key, key_len, val, val_len, hdrs};
-    int err = w->io.produce(w->io.opaque, &m, opaque);
+    int err = w->txn.on && w->txn.state != KC_TXS_OPEN ? kc_worker_txn_hold(w, &m, opaque)
+                                                       : w->io.produce(w->io.opaque, &m, opaque);
 
     if (err && hdrs) {
         rd_kafka_headers_destroy(hdrs); /* only the sink's on success */
     }
+    w->txn.produced = w->txn.produced || err == 0;
     return err;
 }
 
@@ -145,10 +147,31 @@ static void dlt_lost(kc_worker_t *w, kc_wreq_t *wr, int err)
     complete(w, wr);
 }
 
+/* exactly_once: its dead letter was refused in an aborted transaction; this
+ * time it completes as lost at once, as at_least_once would have. */
+static bool txn_dlt_refused(kc_worker_t *w, kc_wreq_t *wr)
+{
+    const kc_txn_refusal_t *ref = kc_worker_txn_refused(w, wr);
+
+    if (!ref || !ref->dlt) {
+        return false;
+    }
+    dlt_lost(w, wr, ref->err);
+    return true;
+}
+
 /* A record the worker could not produce: err is final for it. */
 static void produce_failed(kc_worker_t *w, kc_wreq_t *wr, int err, bool dlt, const void *key,
                            size_t key_len, size_t len, const char *reason)
 {
+    if (w->txn.on && err != RD_KAFKA_RESP_ERR__FATAL &&
+        err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        /* The transaction cannot take it (in an error state already):
+         * aborted with it, the record is consumed again. */
+        w->txn.abort = true;
+        kc_worker_wreq_free(w, wr);
+        return;
+    }
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         kc_worker_fatal(w, "the producer failed for good");
         kc_worker_wreq_free(w, wr); /* uncommitted: the next process answers it */
@@ -160,6 +183,33 @@ static void produce_failed(kc_worker_t *w, kc_wreq_t *wr, int err, bool dlt, con
     }
 }
 
+/* The reason a dead letter carries (its kclassify.error header). */
+static const char *dlt_reason(const kc_wmsg_t *m, char *buf, size_t size)
+{
+    const void *v;
+    size_t n;
+
+    if (!m->hdrs || rd_kafka_header_get_last(m->hdrs, "kclassify.error", &v, &n) != 0 || !v) {
+        return "dead letter";
+    }
+    snprintf(buf, size, "%.*s", (int)n, (const char *)v);
+    return buf;
+}
+
+void kc_worker_produce_error(kc_worker_t *w, kc_wreq_t *wr, const kc_wmsg_t *m, int err)
+{
+    bool dlt = strcmp(m->topic, w->conf.topic_dlt) == 0;
+    char why[512], rbuf[256];
+
+    if (!dlt) {
+        w->stats.delivery_failures++;
+    }
+    snprintf(why, sizeof(why), "cannot produce its reply to %s: %s", m->topic,
+             rd_kafka_err2str((rd_kafka_resp_err_t)err));
+    produce_failed(w, wr, err, dlt, m->key, m->key_len, m->len,
+                   dlt ? dlt_reason(m, rbuf, sizeof(rbuf)) : why);
+}
+
 void kc_worker_dead_letter(kc_worker_t *w, kc_wreq_t *wr, const char *reason)
 {
     const char *id = wr->req.request_id ? wr->req.request_id : "";
@@ -167,6 +217,9 @@ void kc_worker_dead_letter(kc_worker_t *w, kc_wreq_t *wr, const char *reason)
     kc_buf_t val;
     int err;
 
+    if (kc_worker_txn_stale(w, wr) || txn_dlt_refused(w, wr)) {
+        return;
+    }
     kc_log(KC_LOG_ERROR, "request %.64s at partition %d offset %lld to %s: %s", id,
            (int)wr->partition, (long long)wr->offset, w->conf.topic_dlt, reason);
     wr->dead_letter = true;
@@ -195,7 +248,17 @@ void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
     int err;
     char errstr[256], why[512];
     const char *id = wr->req.request_id ? wr->req.request_id : "";
+    const kc_txn_refusal_t *ref;
 
+    if (kc_worker_txn_stale(w, wr)) {
+        return;
+    }
+    if ((ref = kc_worker_txn_refused(w, wr))) {
+        snprintf(why, sizeof(why), "its reply was refused in an aborted transaction: %s",
+                 rd_kafka_err2str((rd_kafka_resp_err_t)ref->err));
+        kc_worker_dead_letter(w, wr, why);
+        return;
+    }
     res.request_id = (char *)id;
     res.query_hash = wr->key_hex;
     res.category = (char *)rp->category;
@@ -255,28 +318,19 @@ void kc_worker_reply_error(kc_worker_t *w, kc_wreq_t *wr, const char *fmt, ...)
 
 void kc_worker_dlt(kc_worker_t *w, kc_wreq_t *wr, const kc_wmsg_t *rec, const char *reason)
 {
-    int err = produce(w, w->conf.topic_dlt, rec->key, rec->key_len, rec->value, rec->len,
-                      dlt_headers(reason, rec->topic, rec->partition, rec->offset), wr);
+    int err;
 
+    if (kc_worker_txn_stale(w, wr) || txn_dlt_refused(w, wr)) {
+        return;
+    }
+    err = produce(w, w->conf.topic_dlt, rec->key, rec->key_len, rec->value, rec->len,
+                  dlt_headers(reason, rec->topic, rec->partition, rec->offset), wr);
     wr->dead_letter = true;
     if (err) {
         produce_failed(w, wr, err, true, rec->key, rec->key_len, rec->len, reason);
         return;
     }
     w->stats.dlt++;
-}
-
-/* The reason a dead letter carries (its kclassify.error header). */
-static const char *dlt_reason(const kc_wmsg_t *m, char *buf, size_t size)
-{
-    const void *v;
-    size_t n;
-
-    if (!m->hdrs || rd_kafka_header_get_last(m->hdrs, "kclassify.error", &v, &n) != 0 || !v) {
-        return "dead letter";
-    }
-    snprintf(buf, size, "%.*s", (int)n, (const char *)v);
-    return buf;
 }
 
 void kc_worker_dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
@@ -322,6 +376,17 @@ void kc_worker_delivery(kc_worker_t *w, const kc_wmsg_t *m, int err, void *msg_o
     kc_log(KC_LOG_WARN, "delivery to %s failed (attempt %d): %s", m->topic, ++wr->produce_attempts,
            rd_kafka_err2str((rd_kafka_resp_err_t)err));
     cls = kc_kafka_err_class(err);
+    if (w->txn.on && err != RD_KAFKA_RESP_ERR__FATAL) {
+        /* The transaction is lost with it: aborted, the record is consumed
+         * again; a refusal of the record itself is remembered, so that time
+         * it goes the way at_least_once sends it now. */
+        if (cls != KC_KAFKA_ERR_TRANSIENT) {
+            kc_worker_txn_refusal(w, wr, err, dlt);
+        }
+        w->txn.abort = true;
+        kc_worker_wreq_free(w, wr);
+        return;
+    }
     if (err != RD_KAFKA_RESP_ERR__FATAL &&
         (cls == KC_KAFKA_ERR_TRANSIENT ||
          (cls == KC_KAFKA_ERR_RECORD && ++wr->refusals < KC_RECORD_ATTEMPTS))) {

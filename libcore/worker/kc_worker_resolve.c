@@ -618,9 +618,12 @@ void kc_worker_handle_record(kc_worker_t *w, const kc_wmsg_t *rec)
 {
     char errstr[512];
     size_t norm_len = 0;
-    kc_wreq_t *wr = wreq_new(w, rec);
+    kc_wreq_t *wr;
 
-    if (!wr) {
+    if (w->txn.on && kc_worker_txn_skip(w, rec)) {
+        return;
+    }
+    if (!(wr = wreq_new(w, rec))) {
         kc_log(KC_LOG_ERROR, "out of memory: request at offset %lld left uncommitted",
                (long long)rec->offset);
         return;

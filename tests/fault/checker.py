@@ -145,7 +145,8 @@ def read_topic(bootstrap, topic, want_ids, timeout, settle):
     partition, so late duplicates are seen too."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker-" + uuid.uuid4().hex,
                   "enable.auto.commit": False, "enable.partition.eof": True,
-                  "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10})
+                  "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10,
+                  "isolation.level": "read_committed"})
     md = c.list_topics(topic, timeout=10)
     tmd = md.topics.get(topic)
     if tmd is None or tmd.error is not None or not tmd.partitions:

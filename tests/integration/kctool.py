@@ -144,7 +144,7 @@ def record_json(msg, schema_name):
 def cmd_dump(a):
     c = Consumer({"bootstrap.servers": a.bootstrap, "group.id": "kctool-" + uuid.uuid4().hex,
                   "enable.auto.commit": False, "enable.partition.eof": True,
-                  "auto.offset.reset": "earliest"})
+                  "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
     deadline = time.monotonic() + a.timeout
     md = c.list_topics(a.topic, timeout=10)
     tmd = md.topics.get(a.topic)
