@@ -108,6 +108,9 @@ static void usage(FILE *fp)
         "  --kafka mock|real  librdkafka's mock cluster [mock], or Apache Kafka 4.1.1 (KRaft,\n"
         "                     one node) through scripts/kafka.sh ($KC_KAFKA_SH overrides where)\n"
         "  -X KEY=VALUE       worker property (repeatable)   -c FILE  worker properties file\n"
+        "  --passthrough      kclassify-passthrough in the workers' place: every request\n"
+        "                     copied to the reply topic, no logic (the Kafka ceiling of the\n"
+        "                     hit path; its kafka.* -X properties apply)\n"
         "  --prewarm          before the measured run, send every distinct query once (not\n"
         "                     measured) so the run starts with warm caches\n"
         "  --naive            also run the same load against naive workers (%s...) and\n"
@@ -204,7 +207,8 @@ enum {
     O_NAIVE_DL,
     O_LLMPROFILE,
     O_LLMARG,
-    O_KAFKA
+    O_KAFKA,
+    O_PASSTHROUGH
 };
 
 static const struct option longopts[] = {{"pattern", 1, 0, O_PATTERN},
@@ -237,6 +241,7 @@ static const struct option longopts[] = {{"pattern", 1, 0, O_PATTERN},
                                          {"llm-profile", 1, 0, O_LLMPROFILE},
                                          {"llm-arg", 1, 0, O_LLMARG},
                                          {"kafka", 1, 0, O_KAFKA},
+                                         {"passthrough", 0, 0, O_PASSTHROUGH},
                                          {"no-redis", 0, 0, O_NOREDIS},
                                          {"no-lmdb", 0, 0, O_NOLMDB},
                                          {"naive", 0, 0, O_NAIVE},
@@ -371,6 +376,9 @@ static int opt_stack(opts_t *o, int c, const char *a)
         return 0;
     case O_NAIVE:
         so->naive = true;
+        return 0;
+    case O_PASSTHROUGH:
+        so->passthrough = true;
         return 0;
     case O_NAIVE_DL:
         return num(a, 1, 3600000, &v) ? -1 : (o->naive_deadline_ms = (int32_t)v, 0);
@@ -510,6 +518,10 @@ static int parse_args(opts_t *o, int argc, char **argv)
         fprintf(stderr, "%% unexpected argument '%s'\n", argv[optind]);
         return BENCH_EXIT_USAGE;
     }
+    if (o->stack.passthrough && (o->stack.naive || strcmp(o->cmd, "stack") != 0)) {
+        fprintf(stderr, "%% --passthrough: stack only, and without --naive (it copies requests)\n");
+        return BENCH_EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -575,8 +587,25 @@ static void target_from_stack(bench_target_t *tg, const bench_stack_t *st)
     tg->brokers = st->bootstrap;
     tg->sim_base = st->sim_base;
     tg->metrics_urls = (char **)st->metrics_urls;
-    tg->metrics_cnt = (size_t)st->worker_cnt;
+    tg->metrics_cnt = st->passthrough ? 0 : (size_t)st->worker_cnt; /* no /metrics */
+    tg->passthrough = st->passthrough;
     tg->stack = st;
+}
+
+/* CPU seconds of every process the bench started (and the broker), over the run. */
+static void procs_print(FILE *fp, const bench_result_t *res, const bench_target_t *tg)
+{
+    if (!tg->stack || tg->stack->proc_cnt == 0) {
+        return;
+    }
+    fprintf(fp, "   cpu s     ");
+    for (int i = 0; i < tg->stack->proc_cnt; i++) {
+        if (res->proc_cpu0[i] >= 0 && res->proc_cpu1[i] >= 0) {
+            fprintf(fp, " %s %.2f", tg->stack->procs[i].name,
+                    res->proc_cpu1[i] - res->proc_cpu0[i]);
+        }
+    }
+    fprintf(fp, "  kclassify-bench %.2f\n", res->bench_cpu_s);
 }
 
 /* One measured run, its report and its console summary. */
@@ -595,6 +624,7 @@ static int run_one(opts_t *o, const bench_load_t *ld, const char *dir, bench_sum
     }
     bench_summarize(&res, o->target_ms, sm);
     bench_summary_print(stdout, ld->name, sm);
+    procs_print(stdout, &res, &o->tg);
     if (bench_report_write(&ro, &res, sm, &o->tg, errstr, sizeof(errstr)) != 0) {
         fprintf(stderr, "%% report: %s\n", errstr);
     } else {

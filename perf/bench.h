@@ -204,7 +204,8 @@ typedef struct bench_stack_opts_s {
     bool redis;
     bool lmdb;
     bool naive;
-    bool real_kafka; /**< --kafka real: Apache Kafka through scripts/kafka.sh */
+    bool real_kafka;  /**< --kafka real: Apache Kafka through scripts/kafka.sh */
+    bool passthrough; /**< kclassify-passthrough instead of workers */
     int fetch_wait_ms;
     const char *props[BENCH_MAX_PROPS]; /**< -X key=value for the workers */
     int prop_cnt;
@@ -214,6 +215,7 @@ typedef struct bench_stack_opts_s {
 typedef struct bench_proc_s {
     pid_t pid;
     char name[32];
+    bool watch_only; /**< CPU accounted, not ours to stop (the Kafka broker's JVM) */
 } bench_proc_t;
 
 typedef struct bench_stack_s {
@@ -225,6 +227,7 @@ typedef struct bench_stack_s {
     char redis_url[128];
     char *metrics_urls[BENCH_MAX_WORKERS];
     int worker_cnt;
+    bool passthrough; /**< the "workers" are kclassify-passthrough copies */
     bench_proc_t procs[BENCH_MAX_WORKERS + 4];
     int proc_cnt;
 } bench_stack_t;
@@ -251,6 +254,7 @@ struct bench_target_s {
     char **metrics_urls;  /**< worker /metrics URLs */
     size_t metrics_cnt;
     const bench_stack_t *stack; /**< when the bench started the stack */
+    bool passthrough;           /**< replies are copies of the requests */
     int linger_ms;
     int fetch_wait_ms;
     int64_t tick_us;  /**< shortest sleep of the send loop */

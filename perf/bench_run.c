@@ -231,6 +231,24 @@ static void reply_record(runner_t *r, bench_rec_t *rec, const kc_result_t *res)
     }
 }
 
+/* A kclassify-passthrough copy is the request itself: its id is all there is
+ * (status OK, source NONE, no deadline claim). */
+static int passthrough_decode(runner_t *r, const rd_kafka_message_t *rkm, kc_result_t *res, char *e,
+                              size_t esize)
+{
+    kc_request_t req = {0};
+
+    if (kc_avro_request_decode(r->av, rkm->payload, rkm->len, &req, e, esize) != 0) {
+        return -1;
+    }
+    res->request_id = req.request_id;
+    req.request_id = NULL;
+    res->status = KC_STATUS_OK;
+    res->source = KC_SRC_NONE;
+    kc_request_clear(&req);
+    return 0;
+}
+
 static void reply_handle(runner_t *r, const rd_kafka_message_t *rkm)
 {
     kc_result_t res = {0};
@@ -241,7 +259,9 @@ static void reply_handle(runner_t *r, const rd_kafka_message_t *rkm)
         r->res->bad_replies++;
         return;
     }
-    if (kc_avro_result_decode(r->av, rkm->payload, rkm->len, &res, e, sizeof(e)) != 0) {
+    if (r->tg->passthrough
+            ? passthrough_decode(r, rkm, &res, e, sizeof(e)) != 0
+            : kc_avro_result_decode(r->av, rkm->payload, rkm->len, &res, e, sizeof(e)) != 0) {
         r->res->bad_replies++;
         return;
     }

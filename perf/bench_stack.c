@@ -115,6 +115,7 @@ static pid_t spawn(bench_stack_t *st, const char *name, char *const argv[], cons
     if (pid > 0) {
         bench_proc_t *p = &st->procs[st->proc_cnt++];
         p->pid = pid;
+        p->watch_only = false;
         snprintf(p->name, sizeof(p->name), "%s", name);
     }
     return pid;
@@ -174,6 +175,21 @@ static int kafka_sh_run(const bench_stack_t *st, const char *args)
     return system(cmd);
 }
 
+/* The broker's JVM, for its CPU time in the reports (kafka.sh stops it). */
+static void watch_broker(bench_stack_t *st)
+{
+    char path[700], pid[32];
+    bench_proc_t *p = &st->procs[st->proc_cnt];
+
+    snprintf(path, sizeof(path), "%s/node1/pid", st->kafka_dir);
+    if (slurp(path, pid, sizeof(pid)) > 0 && atoi(pid) > 0) {
+        p->pid = (pid_t)atoi(pid);
+        p->watch_only = true;
+        snprintf(p->name, sizeof(p->name), "kafka");
+        st->proc_cnt++;
+    }
+}
+
 static int start_real_kafka(bench_stack_t *st, const bench_stack_opts_t *o, char *errstr,
                             size_t errstr_size)
 {
@@ -196,6 +212,7 @@ static int start_real_kafka(bench_stack_t *st, const bench_stack_opts_t *o, char
                          "creating the topics failed (see %s/kafka.log)", st->dir);
     }
     st->bootstrap[strcspn(st->bootstrap, "\r\n")] = '\0';
+    watch_broker(st);
     return 0;
 }
 
@@ -337,6 +354,33 @@ static int worker_argv(bench_stack_t *st, const bench_stack_opts_t *o, int i, ch
     return n;
 }
 
+/* argv of kclassify-passthrough i: the worker's Kafka settings, the
+ * caller's kafka.* properties (prefix removed), nothing else applies. */
+static int passthrough_argv(bench_stack_t *st, const bench_stack_opts_t *o, char **argv,
+                            char store[][640])
+{
+    int n = 0, s = 0;
+#define ARG(...) (snprintf(store[s], sizeof(store[s]), __VA_ARGS__), argv[n++] = store[s++])
+    ARG("%s/kclassify-passthrough", st->bindir);
+    ARG("-b");
+    ARG("%s", st->bootstrap);
+    ARG("-X");
+    ARG("consumer.session.timeout.ms=6000");
+    ARG("-X");
+    ARG("consumer.heartbeat.interval.ms=500");
+    ARG("-X");
+    ARG("consumer.fetch.wait.max.ms=%d", o->fetch_wait_ms);
+    for (int k = 0; k < o->prop_cnt; k++) {
+        if (strncmp(o->props[k], "kafka.", 6) == 0) {
+            ARG("-X");
+            ARG("%s", o->props[k] + 6);
+        }
+    }
+#undef ARG
+    argv[n] = NULL;
+    return n;
+}
+
 static const char *metrics_port_of(char **argv)
 {
     for (int k = 0; argv[k]; k++) {
@@ -378,15 +422,21 @@ static int start_workers(bench_stack_t *st, const bench_stack_opts_t *o, char *e
     char *argv[MAX_ARGS + 1], log[600], url[128];
     pid_t pids[BENCH_MAX_WORKERS];
 
+    st->passthrough = o->passthrough;
     for (int i = 0; i < o->workers; i++) {
-        worker_argv(st, o, i, argv, store);
+        if (o->passthrough) {
+            passthrough_argv(st, o, argv, store);
+        } else {
+            worker_argv(st, o, i, argv, store);
+        }
         snprintf(log, sizeof(log), "%s/worker-%d.log", st->dir, i);
         snprintf(url, sizeof(url), "http://127.0.0.1:%s/metrics", metrics_port_of(argv));
         if (!(st->metrics_urls[i] = strdup(url)) ||
             (pids[i] = spawn(st, "worker", argv, log)) < 0) {
             return kc_seterr(KC_ERR_IO, errstr, errstr_size, "cannot start worker %d", i);
         }
-        snprintf(st->procs[st->proc_cnt - 1].name, sizeof(st->procs[0].name), "worker-%d", i);
+        snprintf(st->procs[st->proc_cnt - 1].name, sizeof(st->procs[0].name), "%s-%d",
+                 o->passthrough ? "passthrough" : "worker", i);
         st->worker_cnt = i + 1;
     }
     for (int i = 0; i < o->workers; i++) {
@@ -441,8 +491,8 @@ void bench_stack_stop(bench_stack_t *st)
     for (int i = st->proc_cnt - 1; i >= 0; i--) {
         pid_t pid = st->procs[i].pid;
         int64_t deadline = kc_mono_us() + STOP_TIMEOUT_US;
-        if (pid <= 0) {
-            continue; /* already reaped */
+        if (pid <= 0 || st->procs[i].watch_only) {
+            continue; /* already reaped, or not ours */
         }
         kill(pid, SIGTERM);
         while (waitpid(pid, NULL, WNOHANG) == 0) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures the published figures with kclassify-bench (each on a fresh embedded
-# stack) and regenerates perf/RESULTS.md and perf/results/.
+# stack) and regenerates perf/RESULTS.md and perf/results/. ID-real runs are
+# the same figure on Apache Kafka (scripts/kafka.sh), K* runs Kafka only.
 #
-#   perf/run-all.sh [--only F1a,L2,...]
+#   perf/run-all.sh [--only F1a,L2,...]   (--only none: rewrite RESULTS.md only)
 #
 # Two tables: F* (the pipeline's figures, on the simulator's fixed profile, and
 # F2/F5 again on api) and L* (the LLM path on a real model's cost: the api and
@@ -57,37 +58,64 @@ ARGS[F5api]="stack --name naive-80-api --llm-profile api --naive --repeat 0.8 --
 # The LLM path on a real model's cost: all queries new, 2,000 ms deadline.
 NEW="--distinct 0 --deadline-ms 2000 --partitions 4 --no-csv"
 LIDS=()
-lfig() # ID TARGET ARGS
+fig() # LIST ID TARGET ARGS: a figure, appended to the id list LIST
 {
-    LIDS+=("$1")
-    TARGET[$1]="$2"
-    ARGS[$1]="$3"
+    local -n list=$1
+    list+=("$2")
+    TARGET[$2]="$3"
+    ARGS[$2]="$4"
 }
 for r in 3 40 150; do
-    lfig "L1-$r" "api, $r new queries/s for 30 s: >= 99% answered by the LLM, all within the deadline, p95 <= 1,200 ms" \
+    fig LIDS "L1-$r" "api, $r new queries/s for 30 s: >= 99% answered by the LLM, all within the deadline, p95 <= 1,200 ms" \
         "stack --name api-$r --llm-profile api --rate $r --duration 30 $NEW"
 done
 # Capacity: the highest rate at which >= 99% are answered by the LLM inside the deadline.
 CAP_API_RATES=(160 190 220 250 280)
 for r in "${CAP_API_RATES[@]}"; do
-    lfig "C-api-$r" "capacity search (api): $r new queries/s for 20 s" \
+    fig LIDS "C-api-$r" "capacity search (api): $r new queries/s for 20 s" \
         "stack --name cap-api-$r --llm-profile api --rate $r --duration 20 $NEW"
 done
 LIDS+=(L2) # its rate is twice the capacity measured above, set below
 TARGET[L2]="api at twice the measured capacity for 30 s: LLM-answered queries/s >= 90% of the capacity, every request within its deadline"
-lfig L4 "flaky LLM (api; per call 15% 500s, 10% 429s Retry-After 1, 5% non-JSON, 5% hangs; per answer 20% one missing, 10% one invalid), 20 new queries/s: >= 85% answered by the LLM within 2 s" \
+fig LIDS L4 "flaky LLM (api; per call 15% 500s, 10% 429s Retry-After 1, 5% non-JSON, 5% hangs; per answer 20% one missing, 10% one invalid), 20 new queries/s: >= 85% answered by the LLM within 2 s" \
     "stack --name flaky-20 --llm-profile api --llm-arg=--fail-500=0.15 --llm-arg=--fail-429=0.10 --llm-arg=--retry-after=1 --llm-arg=--garbage=0.05 --llm-arg=--hang=0.05 --llm-arg=--missing=0.2 --llm-arg=--invalid-one=0.1 --rate 20 --duration 30 $NEW"
 for r in 3 40 300; do
-    lfig "L5-$r" "gpu, $r new queries/s for 30 s: >= 99% answered by the LLM, all within the deadline, p95 <= 1,200 ms" \
+    fig LIDS "L5-$r" "gpu, $r new queries/s for 30 s: >= 99% answered by the LLM, all within the deadline, p95 <= 1,200 ms" \
         "stack --name gpu-$r --llm-profile gpu --rate $r --duration 30 $NEW"
 done
 CAP_GPU_RATES=(100 130 160)
 for r in "${CAP_GPU_RATES[@]}"; do
-    lfig "C-gpu-$r" "capacity search (gpu): $r new queries/s for 20 s" \
+    fig LIDS "C-gpu-$r" "capacity search (gpu): $r new queries/s for 20 s" \
         "stack --name cap-gpu-$r --llm-profile gpu --rate $r --duration 20 $NEW"
 done
-lfig L6-naive "the naive comparison on the api profile: --naive, 40 new queries/s for 30 s (waits for the LLM)" \
+fig LIDS L6-naive "the naive comparison on the api profile: --naive, 40 new queries/s for 30 s (waits for the LLM)" \
     "stack --name naive-api-40 --llm-profile api --naive --rate 40 --duration 30 $NEW"
+
+# The same figures on Apache Kafka 4.1.1 (one KRaft node on loopback,
+# scripts/kafka.sh): ID-real, shown next to the mock's in the tables.
+RIDS=()
+for id in F1a F1b F2 F2api F3 L1-3 L1-40 L1-150 L4 L5-40; do
+    RIDS+=("$id-real")
+    TARGET[$id-real]="${TARGET[$id]}"
+    ARGS[$id-real]="${ARGS[$id]} --kafka real"
+done
+# Apache Kafka only: where the hit path saturates, the broker's own ceiling
+# (kclassify-passthrough in the worker's place, same load, same machine) and
+# what exactly_once costs.
+HIT="--llm-profile fixed --llm-latency-ms 300 --llm-max-concurrency 8 --prewarm --distinct 1000 --partitions 4 --linger-ms 5 --fetch-wait-ms 5 --no-csv --kafka real"
+KIDS=()
+for r in 75000 100000; do
+    fig KIDS "K1-$r" "hit path, one worker, $r requests/s offered for 10 s" "stack --name hit-$r $HIT --rate $r --duration 10"
+done
+for r in 100000 200000 260000; do
+    fig KIDS "K2-$r" "the broker's ceiling: kclassify-passthrough (copy, no logic) in the worker's place, $r requests/s offered for 10 s" \
+        "stack --name passthrough-$r $HIT --passthrough --rate $r --duration 10"
+done
+fig KIDS K2-F1b "F1b's load (10,000 requests/s, 1 partition, linger 1 ms) through kclassify-passthrough: Kafka's own latency floor here" \
+    "${ARGS[F1b]} --kafka real --passthrough"
+fig KIDS K3a "F1a with processing.guarantee=exactly_once (replies visible at each commit, every 100 ms)" \
+    "${ARGS[F1a]} --kafka real -X processing.guarantee=exactly_once"
+fig KIDS K3b "F1b with processing.guarantee=exactly_once" "${ARGS[F1b]} --kafka real -X processing.guarantee=exactly_once"
 
 # llm_capacity PROFILE RATES...: the highest rate whose run had >= 99% LLM
 # answers and every request within its deadline (0 if none).
@@ -105,13 +133,21 @@ llm_capacity()
     echo "$best"
 }
 
+# ARGS[L2]: twice the capacity the C-api-* runs measured (unset if none did).
+l2_args()
+{
+    local cap
+    cap=$(llm_capacity api "${CAP_API_RATES[@]}")
+    [[ $cap -gt 0 ]] || return 0
+    ARGS[L2]="stack --name api-overload --llm-profile api --rate $((2 * cap)) --duration 30 $NEW"
+}
+
 declare -A LOAD RC # RC: exit status of each run (1 = requests lost)
-for id in "${IDS[@]}" "${LIDS[@]}"; do
+for id in "${IDS[@]}" "${LIDS[@]}" "${RIDS[@]}" "${KIDS[@]}"; do
     if [[ -n "$ONLY" && ",$ONLY," != *",$id,"* ]]; then continue; fi
     if [[ $id == L2 ]]; then
-        CAP_API=$(llm_capacity api "${CAP_API_RATES[@]}")
-        [[ $CAP_API -gt 0 ]] || { echo "% L2: no capacity measured (run the C-api-* figures first)" >&2; continue; }
-        ARGS[L2]="stack --name api-overload --llm-profile api --rate $((2 * CAP_API)) --duration 30 $NEW"
+        l2_args
+        [[ -n ${ARGS[L2]:-} ]] || { echo "% L2: no capacity measured (run the C-api-* figures first)" >&2; continue; }
     fi
     LOAD[$id]="$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "% $id: kclassify-bench ${ARGS[$id]} (load average ${LOAD[$id]})" >&2
@@ -148,7 +184,7 @@ j()
 verdict()
 {
     local id=$1 s="$RES/$1/summary.json" m ok
-    case $id in
+    case ${id%-real} in
     F1a)
         m="$(j '"\(.results.achieved_rps|floor) req/s achieved of \(.results.offered_rps|floor) offered; \(.results.lost) lost; p99 \(.results.latency_ms.p99) ms"' "$s")"
         ok="$(j 'if .results.achieved_rps >= 50000 and .results.lost == 0 then "yes" else "NO" end' "$s")"
@@ -190,7 +226,7 @@ lverdict()
 {
     local id=$1 s="$RES/$1/summary.json" m ok cap
     m="$(j "$LLM_MEASURED" "$s")"
-    case $id in
+    case ${id%-real} in
     L1-* | L5-*)
         ok="$(j 'if .results.llm.llm_answered_share >= 0.99 and .results.within_deadline_measured == .results.sent and .results.latency_ms.p95 <= 1200 then "yes" else "NO" end' "$s")"
         ;;
@@ -231,6 +267,23 @@ bench_cpu()
     j '"bench \([.processes[] | select(.name == "kclassify-bench")][0].cpu_s|.*100|floor/100) s, worker \(.results.worker_cpu_s|.*100|floor/100) s, mock \([.processes[] | select(.name == "kafka-mock")][0].cpu_s|.*100|floor/100) s"' "$s"
 }
 
+# real ID: the ID-real run's "measured | met", or "not run".
+real()
+{
+    if [[ -f "$RES/$1-real/summary.json" || -f "$RES/$1-real/comparison.json" ]]; then
+        if [[ $1 == F* ]]; then verdict "$1-real"; else lverdict "$1-real"; fi
+    else
+        echo "not run | "
+    fi
+}
+
+# kverdict ID: an Apache Kafka-only run: throughput, latency, every process's CPU.
+kverdict()
+{
+    j '"\(.results.achieved_rps|floor) req/s achieved of \(.results.offered_rps|floor) offered; \(.results.lost) unanswered within the drain; p50 \(.results.latency_ms.p50) ms, p99 \(.results.latency_ms.p99) ms | \([.processes[] | "\(.name) \(.cpu_s|.*100|floor/100)"] | join(", ")) s"' "$RES/$1/summary.json"
+}
+
+l2_args # for the table when L2 did not run now
 MACHINE="$(jq -r .machine "$RES/F1a/summary.json" 2>/dev/null || echo "nproc $(nproc)")"
 {
     echo "# kclassify performance results"
@@ -240,11 +293,14 @@ MACHINE="$(jq -r .machine "$RES/F1a/summary.json" 2>/dev/null || echo "nproc $(n
     echo "simulator, worker) and the bench share these cores. The machine is shared with other"
     echo "jobs: the load average when each run started is in the table."
     echo
-    echo "| # | figure | measured | met | CPU used (bench / worker / mock) | load avg | command |"
-    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    echo "Each figure on the mock cluster, then again on Apache Kafka 4.1.1 (one KRaft node on"
+    echo "loopback, \`scripts/kafka.sh\`; the same command with \`--kafka real\`)."
+    echo
+    echo "| # | figure | measured (mock) | met | CPU used (bench / worker / mock) | load avg | on Apache Kafka: measured | met | command |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for id in "${IDS[@]}"; do
         [[ -f "$RES/$id/console.txt" ]] || continue
-        echo "| $id | ${TARGET[$id]} | $(verdict "$id") | $(bench_cpu "$id") | $(cat "$RES/$id/loadavg" 2>/dev/null || echo ?) | \`kclassify-bench ${ARGS[$id]}\` |"
+        echo "| $id | ${TARGET[$id]} | $(verdict "$id") | $(bench_cpu "$id") | $(cat "$RES/$id/loadavg" 2>/dev/null || echo ?) | $(real "$id") | \`kclassify-bench ${ARGS[$id]}\` |"
     done
     echo
     echo "## The LLM path on a real model's cost"
@@ -255,14 +311,30 @@ MACHINE="$(jq -r .machine "$RES/F1a/summary.json" 2>/dev/null || echo "nproc $(n
     echo "output token, 0.05 ms per input token, knee 32, 256 admitted. About 4 bytes per token. Worker"
     echo "defaults (\`llm.reasoning=none\`, \`llm.confidence=auto\`), one worker, 4 partitions, all queries new."
     echo
-    echo "| # | figure | measured | met | CPU used (bench / worker / mock) | load avg | command |"
-    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    echo "| # | figure | measured (mock) | met | CPU used (bench / worker / mock) | load avg | on Apache Kafka: measured | met | command |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for id in "${LIDS[@]}"; do
         [[ -f "$RES/$id/console.txt" ]] || continue
-        echo "| $id | ${TARGET[$id]} | $(lverdict "$id") | $(bench_cpu "$id") | $(cat "$RES/$id/loadavg" 2>/dev/null || echo ?) | \`kclassify-bench ${ARGS[$id]}\` |"
+        echo "| $id | ${TARGET[$id]} | $(lverdict "$id") | $(bench_cpu "$id") | $(cat "$RES/$id/loadavg" 2>/dev/null || echo ?) | $(real "$id") | \`kclassify-bench ${ARGS[$id]}\` |"
         if [[ $id == L2 ]]; then
-            echo "| L3 | completion tokens per LLM-answered query <= 12 with llm.reasoning=none (L1, L2, L4 runs) | $(l3_verdict) | | | |"
+            echo "| L3 | completion tokens per LLM-answered query <= 12 with llm.reasoning=none (L1, L2, L4 runs) | $(l3_verdict) | | | | | |"
         fi
+    done
+    echo
+    echo "## Apache Kafka: where the hit path saturates, and the broker's ceiling"
+    echo
+    echo "One KRaft node on loopback (\`scripts/kafka.sh\`), 4 partitions, the same machine for"
+    echo "broker, worker and bench. K2 puts \`kclassify-passthrough\` (a plain librdkafka"
+    echo "consumer/producer copying each request to the reply topic, with the worker's Kafka"
+    echo "settings and its store-after-delivery rule) where the worker was: the same load"
+    echo "through Kafka with no logic at all. CPU is per process over the run (kafka = the"
+    echo "broker's JVM). \"Unanswered within the drain\" is backlog at the end, not loss."
+    echo
+    echo "| # | run | measured | CPU used | load avg | command |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for id in "${KIDS[@]}"; do
+        [[ -f "$RES/$id/console.txt" ]] || continue
+        echo "| $id | ${TARGET[$id]} | $(kverdict "$id") | $(cat "$RES/$id/loadavg" 2>/dev/null || echo ?) | \`kclassify-bench ${ARGS[$id]}\` |"
     done
     echo
     echo "Each command runs in \`build/bin\` and starts its own stack; the full report (CSV of"

@@ -142,4 +142,5 @@ echo >&2
 echo "% worker health (GET http://127.0.0.1:$METRICS_PORT/health):" >&2
 curl -s "http://127.0.0.1:$METRICS_PORT/health" >&2 || true
 echo >&2
-echo "% done; stopping the worker, redis-server, simulator and mock cluster" >&2
+[ "$KAFKA" = real ] && WHAT="Apache Kafka" || WHAT="mock cluster"
+echo "% done; stopping the worker, redis-server, simulator and $WHAT" >&2

@@ -111,6 +111,19 @@ expect '.stack.llm_profile == "fixed" and .stack.llm_latency_ms == 20
     "validate keeps the fixed profile" '.stack'
 grep -q "validate basic (target 1000 ms): PASS" "$T/bench.log" || fail "no verdict line"
 
+log "--passthrough: kclassify-passthrough copies every request back, no worker"
+bench stack --passthrough --rate 300 --duration 2 --distinct 20 --partitions 2 --no-plots \
+    --no-csv --out "$T/pt" --name pt
+[[ $BENCH_RC -eq 0 ]] || fail "kclassify-bench stack --passthrough exited with $BENCH_RC"
+expect '.results.sent >= 600 and .results.answered == .results.sent and .results.duplicates == 0' \
+    "$T/pt/summary.json" "every request copied back once"
+expect '.results.by_source.NONE == .results.sent and .results.llm.calls == 0' "$T/pt/summary.json" \
+    "copies, not classifications"
+expect '[.processes[] | select(.name == "passthrough-0")][0].cpu_s > 0' "$T/pt/summary.json" \
+    "the pass-through's CPU" '.processes'
+bench stack --passthrough --naive --out "$T/pt-naive"
+[[ $BENCH_RC -eq 64 ]] || fail "--passthrough --naive: exit $BENCH_RC, expected 64"
+
 log "usage errors exit 64"
 bench validate --level nope --target-ms 5 --out "$T/bad"
 [[ $BENCH_RC -eq 64 ]] || fail "unknown level: exit $BENCH_RC, expected 64"
