@@ -53,6 +53,27 @@ START_TEST(test_encode_refuses)
 }
 END_TEST
 
+START_TEST(test_encode_fit)
+{
+    char buf[16];
+    size_t used = 99;
+    long len;
+
+    /* "kc1;2+1,1+1,1+1" is 15 bytes: three of the five fit in 16. */
+    len = kc_offmeta_encode_fit(0, (int64_t[]){2, 4, 6, 8, 10}, 5, buf, sizeof(buf), &used);
+    ck_assert_int_eq(len, 15);
+    ck_assert_uint_eq(used, 3);
+    ck_assert_str_eq(buf, "kc1;2+1,1+1,1+1");
+    len = kc_offmeta_encode_fit(0, (int64_t[]){2, 3}, 2, buf, sizeof(buf), &used);
+    ck_assert_int_eq(len, 7);
+    ck_assert_uint_eq(used, 2);
+    len = kc_offmeta_encode_fit(0, (int64_t[]){9}, 1, buf, 5, &used);
+    ck_assert_int_eq(len, 4); /* the prefix alone: nothing listed */
+    ck_assert_uint_eq(used, 0);
+    ck_assert_int_eq(kc_offmeta_encode_fit(0, NULL, 0, buf, 4, &used), -1);
+}
+END_TEST
+
 static long decode(int64_t base, const char *s, int64_t **out)
 {
     return kc_offmeta_decode(base, s, strlen(s), 1000, out);
@@ -90,6 +111,7 @@ int main(void)
 
     tcase_add_test(tc, test_ranges);
     tcase_add_test(tc, test_encode_refuses);
+    tcase_add_test(tc, test_encode_fit);
     tcase_add_test(tc, test_decode_foreign_and_bad);
     suite_add_tcase(s, tc);
     return kc_check_run(s);

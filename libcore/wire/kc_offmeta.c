@@ -73,6 +73,29 @@ static int push(int64_t **arr, size_t *cnt, size_t *cap, int64_t off)
     return 0;
 }
 
+long kc_offmeta_encode_fit(int64_t base, const int64_t *done, size_t n, char *buf, size_t size,
+                           size_t *used)
+{
+    long len = kc_offmeta_encode(base, done, n, buf, size);
+    size_t lo = 0, hi = n;
+
+    *used = n;
+    if (len >= 0 || n == 0) {
+        return len;
+    }
+    /* A shorter prefix never encodes longer: search the longest that fits. */
+    while (lo + 1 < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (kc_offmeta_encode(base, done, mid, buf, size) >= 0) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    *used = lo;
+    return kc_offmeta_encode(base, done, lo, buf, size);
+}
+
 long kc_offmeta_decode(int64_t base, const char *meta, size_t len, size_t max_offsets,
                        int64_t **out)
 {

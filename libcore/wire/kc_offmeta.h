@@ -30,6 +30,15 @@
 long kc_offmeta_encode(int64_t base, const int64_t *done, size_t n, char *buf, size_t size);
 
 /**
+ * @brief Encode as many of the done offsets as fit, lowest first.
+ * @param used  receives how many of the n offsets the text lists.
+ * @returns the length written, or -1 if not even the prefix fits or the
+ * offsets are not sorted above base.
+ */
+long kc_offmeta_encode_fit(int64_t base, const int64_t *done, size_t n, char *buf, size_t size,
+                           size_t *used);
+
+/**
  * @brief Decode metadata committed with offset base.
  * @param out  receives a malloc'ed sorted array (NULL when there is none).
  * @returns the number of offsets (0 for empty or foreign metadata: not

@@ -112,11 +112,7 @@ static void parts_set(kc_worker_t *w, const rd_kafka_topic_partition_list_t *lis
         part->assigned = assign;
         part->dirty = false;
         kc_wm_reset(part->wm);
-        part->txn_pos = -1;
-        part->first_off = -1;
-        free(part->skip);
-        part->skip = NULL;
-        part->skip_cnt = 0;
+        kc_worker_txn_part_reset(part);
     }
 }
 
@@ -167,6 +163,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             commit_on_revoke(w, rk);
         }
         parts_set(w, parts, false);
+        kc_worker_txn_release(w);
         if (cooperative) {
             error = rd_kafka_incremental_unassign(rk, parts);
         } else {

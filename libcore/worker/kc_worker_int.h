@@ -258,7 +258,13 @@ typedef struct kc_part_s {
     int64_t txn_pos;
     int64_t first_off; /* lowest offset consumed since the assignment (-1 none) */
     int64_t *skip;
-    size_t skip_cnt;
+    size_t skip_cnt, skip_at; /* skip[skip_at..] are still ahead */
+    /* The last committed position and metadata known (read at assignment or
+     * committed since): where an abort rewinds to, without asking the
+     * coordinator that may be the reason for the abort. */
+    int64_t c_pos;
+    char *c_meta;
+    size_t c_meta_len;
 } kc_part_t;
 
 /* A record whose reply (or dead letter) the brokers refused inside a
@@ -267,9 +273,14 @@ typedef struct kc_part_s {
 typedef struct kc_txn_refusal_s {
     int32_t partition;
     int64_t offset;
-    bool dlt; /* the dead letter was refused too */
-    int err;  /* the last refusal's rd_kafka_resp_err_t */
+    int err; /* the last refusal's rd_kafka_resp_err_t */
+    /* Refusals so far, of the reply and of the dead letter: a batch's error
+     * reaches every record in it, so one is not enough to give up. */
+    int attempts, dlt_attempts;
 } kc_txn_refusal_t;
+
+/* Refusals after which a reply goes to the DLT (a dead letter: lost). */
+#define KC_TXN_RECORD_ATTEMPTS 3
 
 #define KC_TXN_REFUSALS 64
 
@@ -311,7 +322,7 @@ typedef struct kc_wtxn_s {
     size_t held_cnt, held_cap;
     kc_txn_refusal_t refused[KC_TXN_REFUSALS];
     size_t refused_cnt;
-    uint64_t commits, aborts, skipped, stale, postponed;
+    uint64_t commits, aborts, skipped, stale, postponed, truncated;
     double commit_ms_sum, commit_ms_max;
 } kc_wtxn_t;
 
@@ -458,6 +469,10 @@ void kc_worker_txn_free(kc_worker_t *w);
 bool kc_worker_txn_skip(kc_worker_t *w, const kc_wmsg_t *rec);
 /* Its partition was rewound or revoked since it was consumed: freed, true. */
 bool kc_worker_txn_stale(kc_worker_t *w, kc_wreq_t *wr);
+/* After a revoke: the held replies go out (the revoked ones are dropped). */
+void kc_worker_txn_release(kc_worker_t *w);
+/* Forget a partition's exactly_once state (assigned, revoked, freed). */
+void kc_worker_txn_part_reset(kc_part_t *part);
 void kc_worker_txn_refusal(kc_worker_t *w, const kc_wreq_t *wr, int err, bool dlt);
 const kc_txn_refusal_t *kc_worker_txn_refused(const kc_worker_t *w, const kc_wreq_t *wr);
 void kc_worker_txn_render(kc_worker_t *w, kc_buf_t *b);

@@ -153,7 +153,7 @@ static bool txn_dlt_refused(kc_worker_t *w, kc_wreq_t *wr)
 {
     const kc_txn_refusal_t *ref = kc_worker_txn_refused(w, wr);
 
-    if (!ref || !ref->dlt) {
+    if (!ref || ref->dlt_attempts < KC_TXN_RECORD_ATTEMPTS) {
         return false;
     }
     dlt_lost(w, wr, ref->err);
@@ -164,10 +164,10 @@ static bool txn_dlt_refused(kc_worker_t *w, kc_wreq_t *wr)
 static void produce_failed(kc_worker_t *w, kc_wreq_t *wr, int err, bool dlt, const void *key,
                            size_t key_len, size_t len, const char *reason)
 {
-    if (w->txn.on && err != RD_KAFKA_RESP_ERR__FATAL &&
-        err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    if (w->txn.on && err == RD_KAFKA_RESP_ERR__STATE) {
         /* The transaction cannot take it (in an error state already):
-         * aborted with it, the record is consumed again. */
+         * aborted with it, the record is consumed again. Other errors came
+         * before the record reached the transaction: as at_least_once. */
         w->txn.abort = true;
         kc_worker_wreq_free(w, wr);
         return;
@@ -253,7 +253,7 @@ void kc_worker_reply(kc_worker_t *w, kc_wreq_t *wr, const kc_reply_t *rp)
     if (kc_worker_txn_stale(w, wr)) {
         return;
     }
-    if ((ref = kc_worker_txn_refused(w, wr))) {
+    if ((ref = kc_worker_txn_refused(w, wr)) && ref->attempts >= KC_TXN_RECORD_ATTEMPTS) {
         snprintf(why, sizeof(why), "its reply was refused in an aborted transaction: %s",
                  rd_kafka_err2str((rd_kafka_resp_err_t)ref->err));
         kc_worker_dead_letter(w, wr, why);

@@ -29,6 +29,10 @@
 /* Below the brokers' offset.metadata.max.bytes default (4096). */
 #define TXN_META_MAX   4000
 #define TXN_TIMEOUT_MS 10000 /* blocking calls of the loop's own thread */
+/* Reading committed offsets waits for a dead owner's open transaction to
+ * time out (transaction.timeout.ms, 10 s by default here): longer than that. */
+#define TXN_COMMITTED_TIMEOUT_MS 25000
+#define TXN_COMMIT_TRIES         50
 
 typedef enum { TXN_OK, TXN_RETRY, TXN_ABORT, TXN_FATAL } txn_rc_t;
 
@@ -116,61 +120,97 @@ static void skip_clear(kc_part_t *part)
 {
     free(part->skip);
     part->skip = NULL;
-    part->skip_cnt = 0;
+    part->skip_cnt = part->skip_at = 0;
 }
 
-/* Where a partition starts: its committed offset and the records above it
- * answered already, read from the group's committed offsets. */
-static void load_committed(kc_worker_t *w, rd_kafka_topic_partition_list_t *list)
+void kc_worker_txn_part_reset(kc_part_t *part)
 {
-    rd_kafka_resp_err_t err = rd_kafka_committed(w->consumer, list, TXN_TIMEOUT_MS);
+    skip_clear(part);
+    free(part->c_meta);
+    part->c_meta = NULL;
+    part->c_meta_len = 0;
+    part->c_pos = part->txn_pos = part->first_off = -1;
+}
 
-    if (err) {
-        kc_log(KC_LOG_ERROR,
-               "reading committed offsets: %s (records answered above them may be answered "
-               "again)",
-               rd_kafka_err2str(err));
+/* Remember what is committed for a partition: offset (-1 none) and metadata. */
+static void committed_set(kc_part_t *part, int64_t offset, const void *meta, size_t len)
+{
+    free(part->c_meta);
+    part->c_meta = NULL;
+    part->c_meta_len = 0;
+    part->c_pos = offset >= 0 ? offset : -1;
+    if (meta && len > 0 && (part->c_meta = malloc(len))) {
+        memcpy(part->c_meta, meta, len);
+        part->c_meta_len = len;
     }
-    for (int i = 0; i < list->cnt; i++) {
-        rd_kafka_topic_partition_t *e = &list->elems[i];
+}
+
+/* Commit succeeded: what it committed is where the next abort rewinds to. */
+static void committed_keep(kc_worker_t *w, const rd_kafka_topic_partition_list_t *offsets)
+{
+    for (int i = 0; i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &offsets->elems[i];
         kc_part_t *part = kc_worker_part(w, e->partition);
-        long n;
-        if (!part) {
-            continue;
-        }
-        skip_clear(part);
-        part->txn_pos = !err && !e->err && e->offset >= 0 ? e->offset : -1;
-        if (part->txn_pos < 0 || !e->metadata) {
-            continue;
-        }
-        n = kc_offmeta_decode(part->txn_pos, e->metadata, e->metadata_size, 1u << 20, &part->skip);
-        if (n < 0) {
-            kc_log(KC_LOG_ERROR, "partition %d: committed metadata not understood (%s)",
-                   (int)e->partition, kc_strerror((int)n));
-            continue;
-        }
-        part->skip_cnt = (size_t)n;
-        if (n > 0) {
-            kc_log(KC_LOG_INFO,
-                   "partition %d: from offset %lld, %ld record(s) above it answered "
-                   "already",
-                   (int)e->partition, (long long)part->txn_pos, n);
+        if (part) {
+            committed_set(part, e->offset, e->metadata, e->metadata_size);
         }
     }
 }
 
+/* Start a partition from what is committed: its position and the records
+ * above it answered already. */
+static void part_start(kc_part_t *part, int32_t partition)
+{
+    long n;
+
+    skip_clear(part);
+    part->txn_pos = part->c_pos;
+    if (part->c_pos < 0 || !part->c_meta) {
+        return;
+    }
+    n = kc_offmeta_decode(part->c_pos, part->c_meta, part->c_meta_len, 1u << 20, &part->skip);
+    if (n < 0) {
+        kc_log(KC_LOG_ERROR, "partition %d: committed metadata not understood (%s)", (int)partition,
+               kc_strerror((int)n));
+        return;
+    }
+    part->skip_cnt = (size_t)n;
+    if (n > 0) {
+        kc_log(KC_LOG_INFO,
+               "partition %d: from offset %lld, %ld record(s) above it answered already",
+               (int)partition, (long long)part->c_pos, n);
+    }
+}
+
+/* A new assignment: read the group's committed offsets. Without them the
+ * records answered above them would be answered again: a failed read stops
+ * the worker (the next process reads them again). */
 void kc_worker_txn_assigned(kc_worker_t *w, const rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t err = rd_kafka_committed(w->consumer, list, TXN_COMMITTED_TIMEOUT_MS);
 
-    load_committed(w, list);
+    for (int i = 0; i < list->cnt && !err; i++) {
+        err = list->elems[i].err;
+    }
+    if (err) {
+        kc_log(KC_LOG_ERROR, "reading committed offsets: %s", rd_kafka_err2str(err));
+        kc_worker_fatal(w, "cannot read the committed offsets of an assignment");
+    }
+    for (int i = 0; i < list->cnt && !err; i++) {
+        rd_kafka_topic_partition_t *e = &list->elems[i];
+        kc_part_t *part = kc_worker_part(w, e->partition);
+        if (part) {
+            committed_set(part, e->offset, e->metadata, e->metadata_size);
+            part_start(part, e->partition);
+        }
+    }
     rd_kafka_topic_partition_list_destroy(list);
 }
 
 bool kc_worker_txn_skip(kc_worker_t *w, const kc_wmsg_t *rec)
 {
     kc_part_t *part = kc_worker_part(w, rec->partition);
-    size_t lo = 0, hi;
 
     if (!part || !part->assigned) {
         return false;
@@ -178,23 +218,14 @@ bool kc_worker_txn_skip(kc_worker_t *w, const kc_wmsg_t *rec)
     if (part->first_off < 0 || rec->offset < part->first_off) {
         part->first_off = rec->offset;
     }
-    if (part->skip_cnt == 0) {
+    /* A partition's records come in offset order: a cursor walks the list. */
+    while (part->skip_at < part->skip_cnt && part->skip[part->skip_at] < rec->offset) {
+        part->skip_at++;
+    }
+    if (part->skip_at == part->skip_cnt || part->skip[part->skip_at] != rec->offset) {
         return false;
     }
-    hi = part->skip_cnt;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (part->skip[mid] < rec->offset) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    if (lo == part->skip_cnt || part->skip[lo] != rec->offset) {
-        return false;
-    }
-    memmove(part->skip + lo, part->skip + lo + 1, (part->skip_cnt - lo - 1) * sizeof(int64_t));
-    part->skip_cnt--;
+    part->skip_at++;
     /* Answered in a committed transaction: done, without a second reply. */
     int rc = kc_wm_track(part->wm, rec->offset);
     if ((rc == 0 || rc == KC_WM_OUT_OF_ORDER) && kc_wm_done(part->wm, rec->offset) == 0) {
@@ -229,8 +260,9 @@ bool kc_worker_txn_stale(kc_worker_t *w, kc_wreq_t *wr)
 void kc_worker_txn_refusal(kc_worker_t *w, const kc_wreq_t *wr, int err, bool dlt)
 {
     kc_txn_refusal_t *r = NULL;
+    size_t n = w->txn.refused_cnt < KC_TXN_REFUSALS ? w->txn.refused_cnt : KC_TXN_REFUSALS;
 
-    for (size_t i = 0; i < w->txn.refused_cnt; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (w->txn.refused[i].partition == wr->partition &&
             w->txn.refused[i].offset == wr->offset) {
             r = &w->txn.refused[i];
@@ -240,11 +272,15 @@ void kc_worker_txn_refusal(kc_worker_t *w, const kc_wreq_t *wr, int err, bool dl
         /* A ring: the oldest refusal makes room. */
         r = &w->txn.refused[w->txn.refused_cnt % KC_TXN_REFUSALS];
         w->txn.refused_cnt++;
-        r->dlt = false;
+        r->attempts = r->dlt_attempts = 0;
+    }
+    if (dlt) {
+        r->dlt_attempts++;
+    } else {
+        r->attempts++;
     }
     r->partition = wr->partition;
     r->offset = wr->offset;
-    r->dlt = r->dlt || dlt;
     r->err = err;
 }
 
@@ -326,9 +362,10 @@ static void held_release(kc_worker_t *w)
     for (size_t i = 0; i < n; i++) {
         kc_txn_held_t *h = &held[i];
         kc_wmsg_t m = {h->topic, -1, -1, h->key, h->key_len, h->value, h->len, h->hdrs};
+        bool drop = w->destroying || !t->open; /* uncommitted: answered by the next owner */
         int err;
-        if (w->destroying || kc_worker_txn_stale(w, h->wr)) {
-            if (w->destroying) {
+        if (drop || kc_worker_txn_stale(w, h->wr)) {
+            if (drop) {
                 kc_worker_wreq_free(w, h->wr);
             }
             held_clear(h);
@@ -375,8 +412,25 @@ static size_t done_above(const kc_part_t *part, int64_t pos, int64_t **out)
     return n;
 }
 
-/* The offsets to commit: every owned partition with a position. NULL if one's
- * metadata does not fit (commit later: answers fill the gaps). */
+/* The metadata of a commit at pos: the done offsets above it, as many as fit
+ * (the lowest first). A list cut short is counted: the records it leaves out
+ * are answered again only if another worker takes the partition over before
+ * the gaps below them fill. Postponing the commit instead could outlast
+ * transaction.timeout.ms, and the broker would abort everything. */
+static long meta_encode(kc_worker_t *w, int64_t pos, const int64_t *done, size_t n, char *meta,
+                        size_t size)
+{
+    size_t used;
+    long len = kc_offmeta_encode_fit(pos, done, n, meta, size, &used);
+
+    if (len >= 0 && used < n) {
+        w->txn.truncated++;
+    }
+    return len;
+}
+
+/* The offsets to commit: every owned partition with a position. NULL when
+ * memory runs out (commit later). */
 static rd_kafka_topic_partition_list_t *txn_offsets(kc_worker_t *w)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
@@ -400,7 +454,7 @@ static rd_kafka_topic_partition_list_t *txn_offsets(kc_worker_t *w)
             continue; /* nothing consumed, nothing committed */
         }
         n = done_above(part, pos, &done);
-        len = n == SIZE_MAX ? -1 : kc_offmeta_encode(pos, done, n, meta, sizeof(meta));
+        len = n == SIZE_MAX ? -1 : meta_encode(w, pos, done, n, meta, sizeof(meta));
         free(done);
         if (len < 0) {
             part->dirty = true; /* try again next time */
@@ -409,7 +463,12 @@ static rd_kafka_topic_partition_list_t *txn_offsets(kc_worker_t *w)
         }
         e = rd_kafka_topic_partition_list_add(list, w->conf.topic_requests, (int32_t)i);
         e->offset = pos;
-        if ((e->metadata = malloc((size_t)len))) {
+        if (len > 0 && !(e->metadata = malloc((size_t)len))) {
+            part->dirty = true;
+            rd_kafka_topic_partition_list_destroy(list);
+            return NULL;
+        }
+        if (len > 0) {
             memcpy(e->metadata, meta, (size_t)len);
             e->metadata_size = (size_t)len;
         }
@@ -431,15 +490,23 @@ static txn_rc_t txn_finish(rd_kafka_t *producer, rd_kafka_topic_partition_list_t
             rc = txn_classify(rd_kafka_send_offsets_to_transaction(producer, offsets, cgmd, -1),
                               "send offsets", msg, size);
         } while (rc == TXN_RETRY && ++tries < 3);
-    }
-    tries = 0;
-    while (rc == TXN_OK || (rc == TXN_RETRY && ++tries < 3)) {
-        rc = txn_classify(rd_kafka_commit_transaction(producer, -1), "commit", msg, size);
-        if (rc == TXN_OK) {
-            return txn_classify(rd_kafka_begin_transaction(producer), "begin", msg, size);
+        if (rc != TXN_OK) {
+            /* Committing without them would show replies whose offsets
+             * stay behind: a new owner answers those again. */
+            return rc == TXN_RETRY ? TXN_ABORT : rc;
         }
     }
-    return rc == TXN_RETRY ? TXN_ABORT : rc;
+    /* A retriable commit error leaves the outcome open: librdkafka wants the
+     * commit called again, never an abort. Still open after that: stop the
+     * process (the next one with this worker.id fences whatever it was). */
+    for (tries = 0; tries < TXN_COMMIT_TRIES; tries++) {
+        rc = txn_classify(rd_kafka_commit_transaction(producer, -1), "commit", msg, size);
+        if (rc != TXN_RETRY) {
+            return rc;
+        }
+        usleep(100 * 1000);
+    }
+    return TXN_FATAL;
 }
 
 /* Abort: the purged records' delivery reports must be served meanwhile (by
@@ -483,15 +550,12 @@ static void txn_rewind(kc_worker_t *w)
             part->gen++;
             part->dirty = false;
             kc_wm_reset(part->wm);
-            rd_kafka_topic_partition_list_add(list, w->conf.topic_requests, (int32_t)i);
+            part_start(part, (int32_t)i);
+            /* Nothing committed yet: back to where this assignment started
+             * (a seek to the stored offset would not move the fetcher). */
+            rd_kafka_topic_partition_list_add(list, w->conf.topic_requests, (int32_t)i)->offset =
+                part->c_pos >= 0 ? part->c_pos : part->first_off;
         }
-    }
-    load_committed(w, list);
-    for (int i = 0; i < list->cnt; i++) {
-        /* Nothing committed yet: back to where this assignment started (a
-         * seek to the stored offset would not move the fetcher). */
-        kc_part_t *part = kc_worker_part(w, list->elems[i].partition);
-        list->elems[i].offset = part->txn_pos >= 0 ? part->txn_pos : part->first_off;
     }
     kc_log(KC_LOG_WARN,
            "transaction aborted: %d partition(s) consumed again from their committed offsets",
@@ -510,6 +574,9 @@ static void commit_done(kc_worker_t *w, txn_rc_t rc, const char *msg)
     kc_wtxn_t *t = &w->txn;
     double ms = (double)(kc_mono_us() - t->commit_t0) / 1000.0;
 
+    if (rc == TXN_OK) {
+        committed_keep(w, t->offsets);
+    }
     rd_kafka_topic_partition_list_destroy(t->offsets);
     rd_kafka_consumer_group_metadata_destroy(t->cgmd);
     t->offsets = NULL;
@@ -519,12 +586,14 @@ static void commit_done(kc_worker_t *w, txn_rc_t rc, const char *msg)
         t->commits++;
         t->commit_ms_sum += ms;
         t->commit_ms_max = ms > t->commit_ms_max ? ms : t->commit_ms_max;
-        t->produced = false; /* a new transaction is open */
+        t->open = false;
+        txn_begin(w);
+        if (!t->open) {
+            kc_worker_fatal(w, "cannot begin a transaction after a commit");
+        }
         return;
     }
-    /* Aborted next (the abort of a transaction that failed to begin after
-     * its predecessor committed fails harmlessly). */
-    t->abort = rc != TXN_FATAL;
+    t->abort = rc != TXN_FATAL; /* aborted next */
 }
 
 /* The abort finished: rewind (unless the worker is stopping) and begin. */
@@ -546,6 +615,9 @@ static void abort_done(kc_worker_t *w, txn_rc_t rc, const char *msg, bool final)
     }
     txn_rewind(w);
     txn_begin(w);
+    if (!t->open) {
+        kc_worker_fatal(w, "cannot begin a transaction after an abort");
+    }
 }
 
 /* Run the commit (or the abort) in the transaction thread. false: no thread. */
@@ -655,7 +727,7 @@ void kc_worker_txn_tick(kc_worker_t *w)
         return;
     }
     if (!(list = txn_offsets(w))) {
-        t->postponed++; /* the transaction goes on; answers fill the gaps */
+        t->postponed++; /* out of memory: the transaction goes on */
         t->state = KC_TXS_OPEN;
         held_release(w);
         return;
@@ -693,13 +765,22 @@ static void txn_commit_now(kc_worker_t *w, bool final)
     t->state = KC_TXS_OPEN;
     if (!final) {
         txn_begin(w);
-        held_release(w);
     }
 }
 
+/* Before the partitions go: what was held stays held until they are gone
+ * (kc_worker_txn_release), or a revoked partition's replies would land in
+ * the next transaction after its offsets were committed without them. */
 void kc_worker_txn_revoked(kc_worker_t *w)
 {
     txn_commit_now(w, w->stop != 0);
+}
+
+void kc_worker_txn_release(kc_worker_t *w)
+{
+    if (w->txn.on && w->txn.state == KC_TXS_OPEN) {
+        held_release(w);
+    }
 }
 
 void kc_worker_txn_end(kc_worker_t *w)
@@ -757,9 +838,12 @@ void kc_worker_txn_render(kc_worker_t *w, kc_buf_t *b)
                     "from the committed offsets.",
                     NULL, (double)t->aborts);
     kc_prom_counter(b, "kclassify_txn_postponed_total",
-                    "exactly_once: commits put off because the answered records above an offset "
-                    "did not fit its metadata.",
-                    NULL, (double)t->postponed);
+                    "exactly_once: commits put off for want of memory.", NULL,
+                    (double)t->postponed);
+    kc_prom_counter(b, "kclassify_txn_metadata_truncated_total",
+                    "exactly_once: commits whose list of answered records above the offset was cut "
+                    "to fit the metadata (those may be answered again after a takeover).",
+                    NULL, (double)t->truncated);
     kc_prom_counter(b, "kclassify_txn_skipped_records_total",
                     "exactly_once: records consumed again that a committed transaction had "
                     "answered (not answered twice).",
