@@ -8,7 +8,9 @@
  * --passthrough` runs it in the worker's place, so the same load on the same
  * machine and broker shows how much of the end-to-end cost is Kafka's.
  */
+#include "kc_conf.h"
 #include "kc_exit.h"
+#include "kc_kafka.h"
 
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
@@ -19,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PROPS 32
-
 static volatile sig_atomic_t run = 1;
 
 typedef struct pt_opts_s {
@@ -28,8 +28,7 @@ typedef struct pt_opts_s {
     const char *from;
     const char *to;
     const char *group;
-    const char *props[MAX_PROPS];
-    int prop_cnt;
+    kc_conf_kv_list_t kafka; /* -X pairs, read as the worker reads kafka.* */
 } pt_opts_t;
 
 typedef struct pt_s {
@@ -64,43 +63,6 @@ static void usage(FILE *fp)
                 "\n"
                 "Defaults are the worker's: idempotent producer, linger.ms=1,\n"
                 "cooperative-sticky assignment, auto.offset.reset=earliest.\n");
-}
-
-static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
-{
-    char err[256];
-
-    if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "%% %s=%s: %s\n", k, v, err);
-        return -1;
-    }
-    return 0;
-}
-
-/* The caller's -X: unscoped ones for both, consumer./producer. for one. */
-static int props_apply(rd_kafka_conf_t *c, const pt_opts_t *o, const char *scope)
-{
-    for (int i = 0; i < o->prop_cnt; i++) {
-        char key[256];
-        const char *eq = strchr(o->props[i], '='), *k = key;
-        size_t klen = (size_t)(eq - o->props[i]);
-        if (klen >= sizeof(key)) {
-            fprintf(stderr, "%% -X %s: key too long\n", o->props[i]);
-            return -1;
-        }
-        memcpy(key, o->props[i], klen);
-        key[klen] = '\0';
-        if (!strncmp(key, "consumer.", 9) || !strncmp(key, "producer.", 9)) {
-            if (strncmp(key, scope, 9) != 0) {
-                continue;
-            }
-            k = key + 9;
-        }
-        if (conf_set(c, k, eq + 1) != 0) {
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* A copy delivered: its source offset may be committed. */
@@ -155,9 +117,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* The worker's defaults, then -X (unscoped, then consumer./producer.). */
 static rd_kafka_t *client_new(const pt_opts_t *o, bool consumer, pt_t *pt)
 {
-    const char *cdef[] = {"group.id",
+    const char *cdef[] = {"bootstrap.servers",
+                          o->brokers,
+                          "group.id",
                           o->group,
                           "enable.auto.offset.store",
                           "false",
@@ -166,22 +131,16 @@ static rd_kafka_t *client_new(const pt_opts_t *o, bool consumer, pt_t *pt)
                           "partition.assignment.strategy",
                           "cooperative-sticky",
                           NULL};
-    const char *pdef[] = {"enable.idempotence", "true", "linger.ms", "1", NULL};
-    const char **def = consumer ? cdef : pdef;
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    const char *pdef[] = {
+        "bootstrap.servers", o->brokers, "enable.idempotence", "true", "linger.ms", "1", NULL};
     char err[512];
+    rd_kafka_conf_t *c = kc_kafka_conf_new(consumer ? KC_KAFKA_CONSUMER : KC_KAFKA_PRODUCER,
+                                           consumer ? cdef : pdef, &o->kafka, err, sizeof(err));
     rd_kafka_t *rk;
 
-    if (conf_set(c, "bootstrap.servers", o->brokers) != 0) {
-        goto fail;
-    }
-    for (int i = 0; def[i]; i += 2) {
-        if (conf_set(c, def[i], def[i + 1]) != 0) {
-            goto fail;
-        }
-    }
-    if (props_apply(c, o, consumer ? "consumer." : "producer.") != 0) {
-        goto fail;
+    if (!c) {
+        fprintf(stderr, "%% %s\n", err);
+        return NULL;
     }
     rd_kafka_conf_set_opaque(c, pt);
     if (consumer) {
@@ -192,12 +151,10 @@ static rd_kafka_t *client_new(const pt_opts_t *o, bool consumer, pt_t *pt)
     if (!(rk = rd_kafka_new(consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, c, err,
                             sizeof(err)))) {
         fprintf(stderr, "%% %s: %s\n", consumer ? "consumer" : "producer", err);
-        goto fail;
+        rd_kafka_conf_destroy(c);
+        return NULL;
     }
     return rk;
-fail:
-    rd_kafka_conf_destroy(c);
-    return NULL;
 }
 
 /* Copy one record; the source message lives until its copy's delivery report. */
@@ -232,6 +189,24 @@ static void loop(pt_t *pt)
     }
 }
 
+static int props_add(pt_opts_t *o, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    char key[256];
+
+    if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+        fprintf(stderr, "%% -X %s: expected KEY=VALUE\n", kv);
+        return -1;
+    }
+    memcpy(key, kv, (size_t)(eq - kv));
+    key[eq - kv] = '\0';
+    if (kc_conf_kv_set(&o->kafka, key, eq + 1) != 0) {
+        fprintf(stderr, "%% out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int parse(int argc, char **argv, pt_opts_t *o)
 {
     static const struct option lopts[] = {
@@ -255,11 +230,9 @@ static int parse(int argc, char **argv, pt_opts_t *o)
             o->group = optarg;
             break;
         case 'X':
-            if (o->prop_cnt >= MAX_PROPS || !strchr(optarg, '=')) {
-                fprintf(stderr, "%% -X %s: expected KEY=VALUE (at most %d)\n", optarg, MAX_PROPS);
+            if (props_add(o, optarg) != 0) {
                 return KC_EXIT_USAGE;
             }
-            o->props[o->prop_cnt++] = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -316,5 +289,6 @@ int main(int argc, char **argv)
     rd_kafka_destroy(pt.consumer);
     fprintf(stderr, "%% copied %llu, delivered %llu, failed %llu\n", (unsigned long long)pt.copied,
             (unsigned long long)pt.delivered, (unsigned long long)pt.failed);
+    kc_conf_kv_free(&o.kafka);
     return pt.failed ? KC_EXIT_FAILURE : KC_EXIT_OK;
 }

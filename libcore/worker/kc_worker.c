@@ -193,47 +193,42 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 static rd_kafka_conf_t *kafka_conf(kc_worker_t *w, bool consumer, char *errstr, size_t errstr_size)
 {
     /* Our defaults; kafka.* (and kafka.consumer.* / kafka.producer.*) override. */
-    const char *cdefaults[] = {
-        "group.id", "kclassify-workers", "enable.auto.offset.store", "false", "auto.offset.reset",
-        "earliest",
-        /* Incremental rebalancing: a joining worker does not stop the others. */
-        "partition.assignment.strategy", "cooperative-sticky",
-        /* consumer lag per partition for /metrics (last: cut when metrics are off) */
-        "statistics.interval.ms", "5000", NULL};
-    const char *pdefaults[] = {
-        "enable.idempotence", "true", "linger.ms", "1", NULL, NULL, NULL, NULL, NULL};
-    /* exactly_once: offsets go with the transactions, never by the consumer;
-     * the id stays across restarts, so a new process fences the old one. */
-    const char *ceos[] = {"enable.auto.commit", "false", "isolation.level", "read_committed", NULL};
-    const char **defaults = consumer ? cdefaults : pdefaults;
-    const char *merged[24];
+    const char *d[24];
     char txn_id[160];
     rd_kafka_conf_t *kconf;
     size_t n = 0;
+#define DEF(k, v) (d[n++] = (k), d[n++] = (v))
 
-    if (w->conf.metrics_port <= 0) {
-        cdefaults[8] = NULL;
-    }
-    if (w->txn.on) {
-        snprintf(txn_id, sizeof(txn_id), "kclassify-%s", w->worker_id);
-        pdefaults[4] = "transactional.id";
-        pdefaults[5] = txn_id;
-        /* A dead worker's open transaction holds back every read_committed
-         * consumer of the partitions it wrote to until this passes (or the
-         * worker is back, fencing it): 10 s, not librdkafka's 60 s. */
-        pdefaults[6] = "transaction.timeout.ms";
-        pdefaults[7] = "10000";
-        for (; defaults[n]; n++) {
-            merged[n] = defaults[n];
+    if (consumer) {
+        DEF("group.id", "kclassify-workers");
+        DEF("enable.auto.offset.store", "false");
+        DEF("auto.offset.reset", "earliest");
+        /* Incremental rebalancing: a joining worker does not stop the others. */
+        DEF("partition.assignment.strategy", "cooperative-sticky");
+        if (w->conf.metrics_port > 0) { /* consumer lag per partition for /metrics */
+            DEF("statistics.interval.ms", "5000");
         }
-        for (size_t i = 0; consumer && ceos[i]; i++) {
-            merged[n++] = ceos[i];
+        if (w->txn.on) { /* offsets go with the transactions, never by the consumer */
+            DEF("enable.auto.commit", "false");
+            DEF("isolation.level", "read_committed");
         }
-        merged[n] = NULL;
-        defaults = merged;
+    } else {
+        DEF("enable.idempotence", "true");
+        DEF("linger.ms", "1");
+        if (w->txn.on) {
+            /* The id stays across restarts, so a new process fences the old
+             * one. A dead worker's open transaction holds back every
+             * read_committed consumer of the partitions it wrote to until
+             * the timeout passes (or the worker is back): 10 s, not 60 s. */
+            snprintf(txn_id, sizeof(txn_id), "kclassify-%s", w->worker_id);
+            DEF("transactional.id", txn_id);
+            DEF("transaction.timeout.ms", "10000");
+        }
     }
-    kconf = kc_kafka_conf_new(consumer ? KC_KAFKA_CONSUMER : KC_KAFKA_PRODUCER, defaults,
-                              &w->conf.kafka, errstr, errstr_size);
+#undef DEF
+    d[n] = NULL;
+    kconf = kc_kafka_conf_new(consumer ? KC_KAFKA_CONSUMER : KC_KAFKA_PRODUCER, d, &w->conf.kafka,
+                              errstr, errstr_size);
     if (!kconf) {
         return NULL;
     }
@@ -493,8 +488,8 @@ void kc_worker_destroy(kc_worker_t *w)
     if (w->llm) {
         kc_llm_cancel_all(w->llm);
     }
+    kc_worker_txn_free(w); /* the commit thread stopped, held records freed */
     if (w->producer) {
-        kc_worker_txn_free(w); /* the commit thread stopped, held records freed */
         rd_kafka_purge(w->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         kc_worker_producer_serve(w, 100); /* the purged records' reports free their requests */
     }
@@ -519,7 +514,6 @@ void kc_worker_destroy(kc_worker_t *w)
     for (size_t i = 0; i < w->part_cnt; i++) {
         kc_wm_destroy(w->parts[i].wm);
     }
-    kc_worker_txn_free(w);
     free(w->parts);
     kc_worker_cache_free(w);
     kc_worker_metrics_free(w);

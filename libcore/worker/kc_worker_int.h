@@ -474,7 +474,7 @@ void kc_worker_txn_release(kc_worker_t *w);
 /* Forget a partition's exactly_once state (assigned, revoked, freed). */
 void kc_worker_txn_part_reset(kc_part_t *part);
 void kc_worker_txn_refusal(kc_worker_t *w, const kc_wreq_t *wr, int err, bool dlt);
-const kc_txn_refusal_t *kc_worker_txn_refused(const kc_worker_t *w, const kc_wreq_t *wr);
+const kc_txn_refusal_t *kc_worker_txn_refused(kc_worker_t *w, const kc_wreq_t *wr);
 void kc_worker_txn_render(kc_worker_t *w, kc_buf_t *b);
 /* Hold a record produced while a commit runs (takes hdrs). */
 int kc_worker_txn_hold(kc_worker_t *w, const kc_wmsg_t *m, kc_wreq_t *wr);

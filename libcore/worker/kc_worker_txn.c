@@ -257,17 +257,22 @@ bool kc_worker_txn_stale(kc_worker_t *w, kc_wreq_t *wr)
 
 /* ------------------------------------------------------------- refusals */
 
-void kc_worker_txn_refusal(kc_worker_t *w, const kc_wreq_t *wr, int err, bool dlt)
+static kc_txn_refusal_t *refusal_find(kc_wtxn_t *t, const kc_wreq_t *wr)
 {
-    kc_txn_refusal_t *r = NULL;
-    size_t n = w->txn.refused_cnt < KC_TXN_REFUSALS ? w->txn.refused_cnt : KC_TXN_REFUSALS;
+    size_t n = t->refused_cnt < KC_TXN_REFUSALS ? t->refused_cnt : KC_TXN_REFUSALS;
 
     for (size_t i = 0; i < n; i++) {
-        if (w->txn.refused[i].partition == wr->partition &&
-            w->txn.refused[i].offset == wr->offset) {
-            r = &w->txn.refused[i];
+        if (t->refused[i].partition == wr->partition && t->refused[i].offset == wr->offset) {
+            return &t->refused[i];
         }
     }
+    return NULL;
+}
+
+void kc_worker_txn_refusal(kc_worker_t *w, const kc_wreq_t *wr, int err, bool dlt)
+{
+    kc_txn_refusal_t *r = refusal_find(&w->txn, wr);
+
     if (!r) {
         /* A ring: the oldest refusal makes room. */
         r = &w->txn.refused[w->txn.refused_cnt % KC_TXN_REFUSALS];
@@ -284,17 +289,9 @@ void kc_worker_txn_refusal(kc_worker_t *w, const kc_wreq_t *wr, int err, bool dl
     r->err = err;
 }
 
-const kc_txn_refusal_t *kc_worker_txn_refused(const kc_worker_t *w, const kc_wreq_t *wr)
+const kc_txn_refusal_t *kc_worker_txn_refused(kc_worker_t *w, const kc_wreq_t *wr)
 {
-    size_t n = w->txn.refused_cnt < KC_TXN_REFUSALS ? w->txn.refused_cnt : KC_TXN_REFUSALS;
-
-    for (size_t i = 0; w->txn.on && i < n; i++) {
-        if (w->txn.refused[i].partition == wr->partition &&
-            w->txn.refused[i].offset == wr->offset) {
-            return &w->txn.refused[i];
-        }
-    }
-    return NULL;
+    return w->txn.on ? refusal_find(&w->txn, wr) : NULL;
 }
 
 /* ------------------------------------------------------------- held records */
@@ -802,6 +799,9 @@ void kc_worker_txn_free(kc_worker_t *w)
 {
     kc_wtxn_t *t = &w->txn;
 
+    while (t->thr_running && !atomic_load(&t->thr_done)) {
+        kc_worker_producer_serve(w, 10); /* the commit may wait for its reports */
+    }
     if (t->thr_running) {
         pthread_join(t->thr, NULL);
         t->thr_running = false;

@@ -33,11 +33,7 @@ wait_assigned w2b --timeout 40
 WPID[w2b]=$WORKER_PID
 
 wait_acked load 3000 60
-leader=$(kafka_leader kclassify.requests 0)
-[[ $leader =~ ^[1-3]$ ]] || fail "no leader for kclassify.requests[0]: '$leader'"
-kafka_node KILL "$leader"
-sleep 8
-kafka_node UP "$leader"
+kill_leader kclassify.requests 0 8
 
 wait_producer load "$PRODUCER_PID"
 checker check --bootstrap "$BOOTSTRAP" --acked "$T/load.acked" --deadline-ms 2000 \

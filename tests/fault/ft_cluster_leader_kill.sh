@@ -18,11 +18,7 @@ start_group w1 w2 w3 -- "${FT_CLUSTER_WOPTS[@]}"
 
 start_producer load --count 6000 --rate 300 --distinct 2000 --seed 7
 wait_acked load 1500 40
-leader=$(kafka_leader kclassify.requests 0)
-[[ $leader =~ ^[1-3]$ ]] || fail "no leader for kclassify.requests[0]: '$leader'"
-kafka_node KILL "$leader"
-sleep 8
-kafka_node UP "$leader"
+kill_leader kclassify.requests 0 8
 
 wait_producer load "$PRODUCER_PID"
 check_answered load "the broker kill"

@@ -261,6 +261,18 @@ kafka_node()
     log "kafka node $2: $1"
 }
 
+# kill_leader TOPIC PARTITION DOWN_S: SIGKILL the node leading it, start it
+# again DOWN_S seconds later.
+kill_leader()
+{
+    local leader
+    leader=$(kafka_leader "$1" "$2")
+    [[ $leader =~ ^[1-3]$ ]] || fail "no leader for $1[$2]: '$leader'"
+    kafka_node KILL "$leader"
+    sleep "$3"
+    kafka_node UP "$leader"
+}
+
 # start_sim NAME [SIM OPTIONS...]: sets SIM_URL, SIM_BASE and SIM_PID.
 start_sim()
 {
