@@ -116,6 +116,14 @@ fig KIDS K2-F1b "F1b's load (10,000 requests/s, 1 partition, linger 1 ms) throug
 fig KIDS K3a "F1a with processing.guarantee=exactly_once (replies visible at each commit, every 100 ms)" \
     "${ARGS[F1a]} --kafka real -X processing.guarantee=exactly_once"
 fig KIDS K3b "F1b with processing.guarantee=exactly_once" "${ARGS[F1b]} --kafka real -X processing.guarantee=exactly_once"
+# The LLM path with exactly_once, on the token-priced api profile (the reply
+# path changed: replies wait for the commit).
+for r in 40 150; do
+    fig KIDS "K3c-$r" "L1-$r (api profile, $r new queries/s, 2 s deadline) with processing.guarantee=exactly_once" \
+        "${ARGS[L1-$r]} --kafka real -X processing.guarantee=exactly_once"
+done
+fig KIDS K3d "api profile at 440 new queries/s (twice the C-api capacity, as L2) for 30 s with processing.guarantee=exactly_once: every request within its deadline" \
+    "stack --name api-overload-eos --llm-profile api --rate 440 --duration 30 $NEW --kafka real -X processing.guarantee=exactly_once"
 
 # llm_capacity PROFILE RATES...: the highest rate whose run had >= 99% LLM
 # answers and every request within its deadline (0 if none).
@@ -277,9 +285,14 @@ real()
     fi
 }
 
-# kverdict ID: an Apache Kafka-only run: throughput, latency, every process's CPU.
+# kverdict ID: an Apache Kafka-only run: throughput (or, on the LLM path, the
+# LLM's share), latency, every process's CPU.
 kverdict()
 {
+    if [[ $1 == K3[cd]* ]]; then
+        echo "$(j "\"profile \\(.results.llm.profile): \" + $LLM_MEASURED" "$RES/$1/summary.json") | $(j '[.processes[] | "\(.name) \(.cpu_s|.*100|floor/100)"] | join(", ")' "$RES/$1/summary.json") s"
+        return
+    fi
     j '"\(.results.achieved_rps|floor) req/s achieved of \(.results.offered_rps|floor) offered; \(.results.lost) unanswered within the drain; p50 \(.results.latency_ms.p50) ms, p99 \(.results.latency_ms.p99) ms | \([.processes[] | "\(.name) \(.cpu_s|.*100|floor/100)"] | join(", ")) s"' "$RES/$1/summary.json"
 }
 

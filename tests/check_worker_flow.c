@@ -131,6 +131,23 @@ START_TEST(test_deadline_fallback_then_late_answer)
 }
 END_TEST
 
+/* exactly_once: a reply is visible at the next commit, so the fallback
+ * answers transaction.interval.ms earlier than the margin alone says. */
+START_TEST(test_deadline_margin_exactly_once)
+{
+    fk_start(&f, (const char *const[]){"sla.deadline.ms=2000", "sla.deadline.margin.ms=100",
+                                       "processing.guarantee=exactly_once", "worker.id=t",
+                                       "transaction.interval.ms=300", NULL});
+    fk_ask(&f, "a", "What is the TCA cycle?", 0);
+    fk_advance(&f, 1);
+    ck_assert_int_le(kc_worker_next_timer_ms(f.w, 100000), 1600);
+    fk_advance(&f, 1597);
+    ck_assert_uint_eq(f.msg_cnt, 0);
+    fk_advance(&f, 2);
+    fk_expect(&f, "a", KC_STATUS_DEGRADED, KC_SRC_FALLBACK);
+}
+END_TEST
+
 START_TEST(test_backlog_consumed_late)
 {
     fk_req_t r = {"old", "What is the TCA cycle?", 2000, 0, KC_PRIO_NORMAL, KC_CACHE_USE, NULL,
@@ -287,6 +304,7 @@ static Suite *worker_flow_suite(void)
     tcase_add_test(tc, test_coalesce_one_call);
     tcase_add_test(tc, test_commit_after_delivery);
     tcase_add_test(tc, test_deadline_fallback_then_late_answer);
+    tcase_add_test(tc, test_deadline_margin_exactly_once);
     tcase_add_test(tc, test_backlog_consumed_late);
     tcase_add_test(tc, test_invalid_and_undecodable);
     tcase_add_test(tc, test_queue_bound);

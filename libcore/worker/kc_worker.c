@@ -394,6 +394,8 @@ static int setup(kc_worker_t *w, const char *api_key, bool kafka, char *errstr, 
     w->llm_enabled = *w->conf.llm_url != '\0';
     w->isolate_tenants = strcmp(w->conf.batch_isolation, "tenant") == 0;
     w->txn.on = strcmp(w->conf.processing_guarantee, "exactly_once") == 0;
+    w->margin_us =
+        (w->conf.sla_deadline_margin_ms + (w->txn.on ? w->conf.transaction_interval_ms : 0)) * 1000;
     if ((rc = kc_llm_conf_check(&lconf, errstr, errstr_size)) != 0) {
         return rc;
     }

@@ -183,7 +183,8 @@ const kc_conf_prop_t kc_worker_conf_props[] = {
      "request (needs a stable worker.id; docs/operations.md says what it costs)"},
     {"transaction.interval.ms", KC_CONF_INT, "100", 1, 60000, OFF(transaction_interval_ms),
      "exactly_once: how often the open transaction is committed (replies become visible to "
-     "read_committed consumers then)"},
+     "read_committed consumers then); it is added to sla.deadline.margin.ms, so the fallback "
+     "answers that much earlier"},
     {"worker.shutdown.timeout.ms", KC_CONF_INT, "10000", 0, 600000, OFF(worker_shutdown_timeout_ms),
      "On SIGTERM/SIGINT, time to finish in-flight work"},
     {NULL, 0, NULL, 0, 0, 0, NULL}};

@@ -335,6 +335,9 @@ struct kc_worker_s {
     kc_l1_t *l1; /* NULL when cache.l1.ttl.s = 0 */
     kc_llm_t *llm;
     bool llm_enabled;
+    /* sla.deadline.margin.ms, plus (exactly_once) transaction.interval.ms: a
+     * reply is visible only once its transaction commits. */
+    int64_t margin_us;
     bool isolate_tenants; /* batch.isolation=tenant */
     kc_keymap_t *inflight;
     kc_wcache_t cache;

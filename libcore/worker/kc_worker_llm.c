@@ -336,7 +336,7 @@ static double query_tokens(const kc_lookup_t *lk)
 
 static int64_t margin_us(const kc_worker_t *w)
 {
-    return w->conf.sla_deadline_margin_ms * 1000;
+    return w->margin_us;
 }
 
 static void plan(kc_worker_t *w, kc_lookup_t **lks, size_t n, size_t want, kc_plan_t *p)

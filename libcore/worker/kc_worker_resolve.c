@@ -518,7 +518,7 @@ static void set_deadline(kc_worker_t *w, kc_wreq_t *wr)
     }
     wr->created_at = created;
     wr->deadline_at = created + budget * 1000;
-    wr->fire_at = wr->deadline_at - w->conf.sla_deadline_margin_ms * 1000;
+    wr->fire_at = wr->deadline_at - w->margin_us;
 }
 
 static bool l1_hit(kc_worker_t *w, kc_wreq_t *wr, size_t norm_len)
