@@ -588,7 +588,6 @@ static void target_from_stack(bench_target_t *tg, const bench_stack_t *st)
     tg->sim_base = st->sim_base;
     tg->metrics_urls = (char **)st->metrics_urls;
     tg->metrics_cnt = st->passthrough ? 0 : (size_t)st->worker_cnt; /* no /metrics */
-    tg->passthrough = st->passthrough;
     tg->stack = st;
 }
 

@@ -254,7 +254,6 @@ struct bench_target_s {
     char **metrics_urls;  /**< worker /metrics URLs */
     size_t metrics_cnt;
     const bench_stack_t *stack; /**< when the bench started the stack */
-    bool passthrough;           /**< replies are copies of the requests */
     int linger_ms;
     int fetch_wait_ms;
     int64_t tick_us;  /**< shortest sleep of the send loop */

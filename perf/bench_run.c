@@ -259,7 +259,7 @@ static void reply_handle(runner_t *r, const rd_kafka_message_t *rkm)
         r->res->bad_replies++;
         return;
     }
-    if (r->tg->passthrough
+    if ((r->tg->stack && r->tg->stack->passthrough)
             ? passthrough_decode(r, rkm, &res, e, sizeof(e)) != 0
             : kc_avro_result_decode(r->av, rkm->payload, rkm->len, &res, e, sizeof(e)) != 0) {
         r->res->bad_replies++;

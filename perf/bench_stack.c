@@ -307,79 +307,60 @@ static int start_sim(bench_stack_t *st, const bench_stack_opts_t *o, char *errst
     return 0;
 }
 
-/* argv of worker i: our defaults, then the caller's -X, then (naive) the naive set. */
-static int worker_argv(bench_stack_t *st, const bench_stack_opts_t *o, int i, char **argv,
-                       char store[][640])
-{
-    int n = 0, s = 0;
 #define ARG(...) (snprintf(store[s], sizeof(store[s]), __VA_ARGS__), argv[n++] = store[s++])
-    ARG("%s/kclassify-worker", st->bindir);
+
+/* argv of worker i: our defaults, then the caller's -X, then (naive) the
+ * naive set. --passthrough: kclassify-passthrough with the same Kafka
+ * settings (it reads -X as the worker reads kafka.*) and no others. */
+static void worker_argv(bench_stack_t *st, const bench_stack_opts_t *o, int i, char **argv,
+                        char store[][640])
+{
+    bool pt = o->passthrough, worker = !pt;
+    const char *kp = pt ? "" : "kafka.";
+    int n = 0, s = 0;
+
+    ARG("%s/%s", st->bindir, pt ? "kclassify-passthrough" : "kclassify-worker");
     ARG("-b");
     ARG("%s", st->bootstrap);
-    if (o->worker_conf) {
+    if (worker && o->worker_conf) {
         ARG("-c");
         ARG("%s", o->worker_conf);
     }
-    const char *fixed[] = {"-X", "kafka.session.timeout.ms=6000", "-X",
-                           "kafka.heartbeat.interval.ms=500", NULL};
-    for (int k = 0; fixed[k]; k++) {
-        ARG("%s", fixed[k]);
+    ARG("-X");
+    ARG("%ssession.timeout.ms=6000", kp);
+    ARG("-X");
+    ARG("%sheartbeat.interval.ms=500", kp);
+    ARG("-X");
+    ARG("%sfetch.wait.max.ms=%d", kp, o->fetch_wait_ms);
+    if (worker) {
+        ARG("-X");
+        ARG("llm.url=%s/v1", st->sim_base);
+        ARG("-X");
+        ARG("worker.id=bench-w%d", i);
+        ARG("-X");
+        ARG("metrics.port=%d", free_port());
     }
-    ARG("-X");
-    ARG("kafka.fetch.wait.max.ms=%d", o->fetch_wait_ms);
-    ARG("-X");
-    ARG("llm.url=%s/v1", st->sim_base);
-    ARG("-X");
-    ARG("worker.id=bench-w%d", i);
-    ARG("-X");
-    ARG("metrics.port=%d", free_port());
-    if (st->redis_url[0]) {
+    if (worker && st->redis_url[0]) {
         ARG("-X");
         ARG("cache.redis.url=%s", st->redis_url);
     }
-    if (o->lmdb) {
+    if (worker && o->lmdb) {
         ARG("-X");
         ARG("cache.lmdb.path=%s/lmdb-w%d", st->dir, i);
     }
     for (int k = 0; k < o->prop_cnt; k++) {
-        ARG("-X");
-        ARG("%s", o->props[k]);
+        if (worker || strncmp(o->props[k], "kafka.", 6) == 0) {
+            ARG("-X");
+            ARG("%s", o->props[k] + (pt ? 6 : 0));
+        }
     }
-    for (int k = 0; o->naive && bench_naive_props[k]; k++) {
+    for (int k = 0; worker && o->naive && bench_naive_props[k]; k++) {
         ARG("-X");
         ARG("%s", bench_naive_props[k]);
     }
-#undef ARG
     argv[n] = NULL;
-    return n;
 }
-
-/* argv of kclassify-passthrough i: the worker's Kafka settings, the
- * caller's kafka.* properties (prefix removed), nothing else applies. */
-static int passthrough_argv(bench_stack_t *st, const bench_stack_opts_t *o, char **argv,
-                            char store[][640])
-{
-    int n = 0, s = 0;
-#define ARG(...) (snprintf(store[s], sizeof(store[s]), __VA_ARGS__), argv[n++] = store[s++])
-    ARG("%s/kclassify-passthrough", st->bindir);
-    ARG("-b");
-    ARG("%s", st->bootstrap);
-    ARG("-X");
-    ARG("consumer.session.timeout.ms=6000");
-    ARG("-X");
-    ARG("consumer.heartbeat.interval.ms=500");
-    ARG("-X");
-    ARG("consumer.fetch.wait.max.ms=%d", o->fetch_wait_ms);
-    for (int k = 0; k < o->prop_cnt; k++) {
-        if (strncmp(o->props[k], "kafka.", 6) == 0) {
-            ARG("-X");
-            ARG("%s", o->props[k] + 6);
-        }
-    }
 #undef ARG
-    argv[n] = NULL;
-    return n;
-}
 
 static const char *metrics_port_of(char **argv)
 {
@@ -424,14 +405,10 @@ static int start_workers(bench_stack_t *st, const bench_stack_opts_t *o, char *e
 
     st->passthrough = o->passthrough;
     for (int i = 0; i < o->workers; i++) {
-        if (o->passthrough) {
-            passthrough_argv(st, o, argv, store);
-        } else {
-            worker_argv(st, o, i, argv, store);
-        }
+        worker_argv(st, o, i, argv, store);
         snprintf(log, sizeof(log), "%s/worker-%d.log", st->dir, i);
         snprintf(url, sizeof(url), "http://127.0.0.1:%s/metrics", metrics_port_of(argv));
-        if (!(st->metrics_urls[i] = strdup(url)) ||
+        if ((!o->passthrough && !(st->metrics_urls[i] = strdup(url))) || /* no /metrics */
             (pids[i] = spawn(st, "worker", argv, log)) < 0) {
             return kc_seterr(KC_ERR_IO, errstr, errstr_size, "cannot start worker %d", i);
         }

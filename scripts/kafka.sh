@@ -147,12 +147,16 @@ logger.raft.level = WARN
 EOF
 }
 
+# node_running DIR N: node N's process is alive.
+node_running()
+{
+    [[ -f "$1/node$2/pid" ]] && kill -0 "$(cat "$1/node$2/pid")" 2>/dev/null
+}
+
 start_node()
 {
     local dir=$1 n=$2 pid
-    if [[ -f "$dir/node$n/pid" ]] && kill -0 "$(cat "$dir/node$n/pid")" 2>/dev/null; then
-        die "node $n already runs (pid $(cat "$dir/node$n/pid"))"
-    fi
+    node_running "$dir" "$n" && die "node $n already runs (pid $(cat "$dir/node$n/pid"))"
     java_run "$dir" -Dkafka.logs.dir="$dir/node$n" kafka.Kafka "$dir/node$n/server.properties" \
         >>"$dir/node$n/stdout.log" 2>&1 &
     pid=$!
@@ -193,9 +197,7 @@ start()
     log_conf "$dir"
     [[ -n $sasl ]] && touch "$dir/sasl"
     for ((i = 1; i <= count; i++)); do
-        if [[ -f "$dir/node$i/pid" ]] && kill -0 "$(cat "$dir/node$i/pid")" 2>/dev/null; then
-            die "$dir: node $i already runs (pid $(cat "$dir/node$i/pid")): kill it first"
-        fi
+        node_running "$dir" "$i" && die "$dir: node $i already runs (pid $(cat "$dir/node$i/pid")): kill it first"
         # A scratch broker: a stopped one's data would not format again.
         rm -rf "$dir/node$i"
         mkdir -p "$dir/node$i/data"
